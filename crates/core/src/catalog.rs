@@ -1,0 +1,523 @@
+//! The operator's catalogue (SPEC §8): channel accounts, red-packet templates, coupon products,
+//! activities, merchants and businesses. Each is parsed from its admin body with errors that name
+//! the field, stored as JSON (secrets included, through `secret::expose`), and shown to operators
+//! through `Serialize`, which masks every secret.
+
+use crate::json::JsonObject;
+use crate::keys::{RsaPrivateKey, RsaPublicKey, pem_decode};
+use crate::secret::{Secret, expose};
+use crate::{ApiError, Fen, Status};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChannelKind {
+    #[serde(rename = "WECHAT_V2")]
+    WechatV2,
+    #[serde(rename = "WECHAT_V3")]
+    WechatV3,
+    Alipay,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelAccount {
+    pub id: String,
+    pub kind: ChannelKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mch_id: Option<String>,
+    pub app_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "expose")]
+    pub api_key: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_pem: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "expose")]
+    pub key_pem: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "expose")]
+    pub private_key_pem: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_serial_no: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "expose")]
+    pub api_v3_key: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_public_key_pem: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_serial_no: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alipay_public_key_pem: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Upstream sends a minute this account may make (WECHAT_V2 default 1800); `None`: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_minute: Option<i64>,
+}
+
+/// The answer form of a stored object: secrets masked.
+pub fn view<T: Serialize>(obj: &T) -> serde_json::Value {
+    serde_json::to_value(MaskedView(obj)).unwrap_or(serde_json::Value::Null)
+}
+
+/// Storage serializes secrets in full (through `expose`); an answer must not, so the view
+/// re-masks every field that the storage form exposes.
+struct MaskedView<'a, T>(&'a T);
+
+impl<T: Serialize> Serialize for MaskedView<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut v = serde_json::to_value(self.0).map_err(serde::ser::Error::custom)?;
+        if let Some(m) = v.as_object_mut() {
+            for k in SECRET_FIELDS {
+                if let Some(x) = m.get_mut(*k) {
+                    if let Some(s) = x.as_str() {
+                        *x = serde_json::Value::String(Secret::new(s).masked());
+                    }
+                }
+            }
+        }
+        v.serialize(s)
+    }
+}
+
+/// Every field name that holds a secret, in any catalogue object.
+pub const SECRET_FIELDS: &[&str] = &["apiKey", "keyPem", "privateKeyPem", "apiV3Key", "md5Key", "apiSecretKey"];
+
+fn id_ok(field: &str, id: &str) -> Result<(), ApiError> {
+    let ok = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    if ok { Ok(()) } else { Err(ApiError::field(field, "must be 1-64 characters of A-Z a-z 0-9 _ - .")) }
+}
+
+fn max_len(field: &str, v: &str, n: usize) -> Result<(), ApiError> {
+    if v.chars().count() > n { Err(ApiError::field(field, format_args!("must be at most {n} characters"))) } else { Ok(()) }
+}
+
+fn opt_url(o: &JsonObject<'_>, field: &str) -> Result<Option<String>, ApiError> {
+    match o.opt_str(field)? {
+        None => Ok(None),
+        Some(u) => normalize_url(&u).map(Some).ok_or_else(|| ApiError::field(field, "must be an http(s) URL")),
+    }
+}
+
+/// A URL with a scheme, or `https://` put in front of one without (the seeds' `callbackUrl`s).
+pub fn normalize_url(u: &str) -> Option<String> {
+    let u = u.trim();
+    let full = if u.starts_with("http://") || u.starts_with("https://") { u.to_string() } else if u.contains("://") {
+        return None;
+    } else {
+        format!("https://{u}")
+    };
+    let host = full.split("://").nth(1)?.split(['/', '?', '#']).next()?;
+    if host.is_empty() || full.len() > 1024 || full.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    Some(full)
+}
+
+fn pem_field(o: &JsonObject<'_>, field: &str, required: bool) -> Result<Option<String>, ApiError> {
+    let v = if required { Some(o.req_str(field)?) } else { o.opt_str(field)? };
+    Ok(v)
+}
+
+impl ChannelAccount {
+    pub fn from_admin(id: &str, o: &JsonObject<'_>) -> Result<ChannelAccount, ApiError> {
+        id_ok("id", id)?;
+        let kind = match o.req_str("kind")?.as_str() {
+            "WECHAT_V2" => ChannelKind::WechatV2,
+            "WECHAT_V3" => ChannelKind::WechatV3,
+            "ALIPAY" => ChannelKind::Alipay,
+            _ => return Err(ApiError::field("kind", "must be WECHAT_V2, WECHAT_V3 or ALIPAY")),
+        };
+        let mut a = ChannelAccount {
+            id: id.to_string(),
+            kind,
+            mch_id: None,
+            app_id: o.req_str("appId")?,
+            api_key: None,
+            sign_type: None,
+            cert_pem: None,
+            key_pem: None,
+            private_key_pem: None,
+            cert_serial_no: None,
+            api_v3_key: None,
+            platform_public_key_pem: None,
+            platform_serial_no: None,
+            alipay_public_key_pem: None,
+            base_url: opt_url(o, "baseUrl")?,
+            rate_per_minute: o.opt_i64("ratePerMinute")?,
+        };
+        max_len("appId", &a.app_id, 32)?;
+        if a.rate_per_minute.is_some_and(|r| r <= 0) {
+            return Err(ApiError::field("ratePerMinute", "must be a positive integer"));
+        }
+        match kind {
+            ChannelKind::WechatV2 => {
+                a.mch_id = Some(mch_id(o)?);
+                let key = o.req_str("apiKey")?;
+                if key.len() != 32 {
+                    return Err(ApiError::field("apiKey", "must be the 32-character WeChat Pay API key"));
+                }
+                a.api_key = Some(Secret::new(key));
+                let st = o.opt_str("signType")?.unwrap_or_else(|| "MD5".into());
+                if st != "MD5" && st != "HMAC-SHA256" {
+                    return Err(ApiError::field("signType", "must be MD5 or HMAC-SHA256"));
+                }
+                a.sign_type = Some(st);
+                a.cert_pem = pem_field(o, "certPem", false)?;
+                if let Some(c) = &a.cert_pem {
+                    if pem_decode(c).map(|(l, _)| l != "CERTIFICATE").unwrap_or(true) {
+                        return Err(ApiError::field("certPem", "must be a PEM certificate"));
+                    }
+                }
+                if let Some(k) = pem_field(o, "keyPem", false)? {
+                    RsaPrivateKey::from_pem(&k).map_err(|e| ApiError::field("keyPem", e))?;
+                    a.key_pem = Some(Secret::new(k));
+                }
+                if a.cert_pem.is_some() != a.key_pem.is_some() {
+                    return Err(ApiError::field("keyPem", "and certPem must be given together"));
+                }
+                a.rate_per_minute = a.rate_per_minute.or(Some(1800));
+            }
+            ChannelKind::WechatV3 => {
+                a.mch_id = Some(mch_id(o)?);
+                let k = o.req_str("privateKeyPem")?;
+                RsaPrivateKey::from_pem(&k).map_err(|e| ApiError::field("privateKeyPem", e))?;
+                a.private_key_pem = Some(Secret::new(k));
+                a.cert_serial_no = Some(o.req_str("certSerialNo")?);
+                let v3 = o.req_str("apiV3Key")?;
+                if v3.len() != 32 {
+                    return Err(ApiError::field("apiV3Key", "must be 32 characters"));
+                }
+                a.api_v3_key = Some(Secret::new(v3));
+                let p = o.req_str("platformPublicKeyPem")?;
+                RsaPublicKey::from_pem(&p).map_err(|e| ApiError::field("platformPublicKeyPem", e))?;
+                a.platform_public_key_pem = Some(p);
+                a.platform_serial_no = Some(o.req_str("platformSerialNo")?);
+            }
+            ChannelKind::Alipay => {
+                let k = o.req_str("privateKeyPem")?;
+                RsaPrivateKey::from_pem(&k).map_err(|e| ApiError::field("privateKeyPem", e))?;
+                a.private_key_pem = Some(Secret::new(k));
+                let p = o.req_str("alipayPublicKeyPem")?;
+                RsaPublicKey::from_pem(&p).map_err(|e| ApiError::field("alipayPublicKeyPem", e))?;
+                a.alipay_public_key_pem = Some(p);
+            }
+        }
+        Ok(a)
+    }
+}
+
+fn mch_id(o: &JsonObject<'_>) -> Result<String, ApiError> {
+    let m = o.req_str("mchId")?;
+    if !(1..=32).contains(&m.len()) || !m.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::field("mchId", "must be the digits of a WeChat Pay merchant id"));
+    }
+    Ok(m)
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Template {
+    pub id: String,
+    pub channel_account_id: String,
+    pub send_name: String,
+    pub wishing: String,
+    pub act_name: String,
+    pub remark: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scene_id: Option<String>,
+    pub min_spec: Fen,
+    pub max_spec: Fen,
+    pub fee_rate_bp: i64,
+}
+
+impl<'de> Deserialize<'de> for Fen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        Fen::parse_yuan(raw.get()).map_err(serde::de::Error::custom)
+    }
+}
+
+fn fee_bp(o: &JsonObject<'_>) -> Result<i64, ApiError> {
+    let bp = o.opt_i64("feeRateBp")?.unwrap_or(0);
+    if !(0..=10_000).contains(&bp) {
+        return Err(ApiError::field("feeRateBp", "must be 0-10000 basis points"));
+    }
+    Ok(bp)
+}
+
+impl Template {
+    /// `channel` is the account named by `channelAccountId`, if it exists.
+    pub fn from_admin(id: &str, o: &JsonObject<'_>, channel: Option<&ChannelAccount>) -> Result<Template, ApiError> {
+        id_ok("templateId", id)?;
+        let channel_account_id = o.req_str("channelAccountId")?;
+        match channel {
+            None => return Err(ApiError::not_found(format!("channelAccountId {channel_account_id} not found"))),
+            Some(c) if c.kind != ChannelKind::WechatV2 => {
+                return Err(ApiError::field("channelAccountId", "must be a WECHAT_V2 account"));
+            }
+            Some(_) => {}
+        }
+        let t = Template {
+            id: id.to_string(),
+            channel_account_id,
+            send_name: o.req_str("sendName")?,
+            wishing: o.req_str("wishing")?,
+            act_name: o.req_str("actName")?,
+            remark: o.req_str("remark")?,
+            scene_id: o.opt_str("sceneId")?,
+            min_spec: o.opt_money("minSpec")?.unwrap_or(Fen(100)),
+            max_spec: o.opt_money("maxSpec")?.unwrap_or(Fen(20_000)),
+            fee_rate_bp: fee_bp(o)?,
+        };
+        max_len("sendName", &t.send_name, 32)?;
+        max_len("wishing", &t.wishing, 128)?;
+        max_len("actName", &t.act_name, 32)?;
+        max_len("remark", &t.remark, 256)?;
+        if t.min_spec > t.max_spec {
+            return Err(ApiError::field("minSpec", "must not exceed maxSpec"));
+        }
+        Ok(t)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProductKind {
+    WechatCoupon,
+    AlipayCoupon,
+    WechatTransfer,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    pub code: String,
+    pub kind: ProductKind,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_value: Option<Fen>,
+    /// Fixed settlement price (coupons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Fen>,
+    /// Fee on `spec` (transfers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_rate_bp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_account_id: Option<String>,
+}
+
+impl Product {
+    pub fn from_admin(code: &str, o: &JsonObject<'_>, channel: Option<&ChannelAccount>) -> Result<Product, ApiError> {
+        id_ok("productCode", code)?;
+        let kind = match o.req_str("kind")?.as_str() {
+            "WECHAT_COUPON" => ProductKind::WechatCoupon,
+            "ALIPAY_COUPON" => ProductKind::AlipayCoupon,
+            "WECHAT_TRANSFER" => ProductKind::WechatTransfer,
+            _ => return Err(ApiError::field("kind", "must be WECHAT_COUPON, ALIPAY_COUPON or WECHAT_TRANSFER")),
+        };
+        let mut p = Product {
+            code: code.to_string(),
+            kind,
+            name: o.req_str("name")?,
+            face_value: o.opt_money("faceValue")?,
+            price: None,
+            fee_rate_bp: None,
+            channel_account_id: None,
+        };
+        max_len("name", &p.name, 64)?;
+        if kind == ProductKind::WechatTransfer {
+            p.fee_rate_bp = Some(fee_bp(o)?);
+            let ca = o.req_str("channelAccountId")?;
+            match channel {
+                None => return Err(ApiError::not_found(format!("channelAccountId {ca} not found"))),
+                Some(c) if c.kind != ChannelKind::WechatV2 => {
+                    return Err(ApiError::field("channelAccountId", "must be a WECHAT_V2 account"));
+                }
+                Some(_) => {}
+            }
+            p.channel_account_id = Some(ca);
+        } else {
+            p.price = Some(o.req_money("price")?);
+        }
+        Ok(p)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Activity {
+    pub id: String,
+    pub product_code: String,
+    pub channel_account_id: String,
+    pub upstream_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<i64>,
+}
+
+impl Activity {
+    pub fn from_admin(
+        id: &str,
+        o: &JsonObject<'_>,
+        product: Option<&Product>,
+        channel: Option<&ChannelAccount>,
+    ) -> Result<Activity, ApiError> {
+        id_ok("activityId", id)?;
+        let product_code = o.req_str("productCode")?;
+        let channel_account_id = o.req_str("channelAccountId")?;
+        let p = product.ok_or_else(|| ApiError::not_found(format!("productCode {product_code} not found")))?;
+        let c = channel.ok_or_else(|| ApiError::not_found(format!("channelAccountId {channel_account_id} not found")))?;
+        let fits = matches!(
+            (p.kind, c.kind),
+            (ProductKind::WechatCoupon, ChannelKind::WechatV3) | (ProductKind::AlipayCoupon, ChannelKind::Alipay)
+        );
+        if !fits {
+            return Err(ApiError::field("channelAccountId", "does not deliver this product's kind"));
+        }
+        let time = |f: &str| -> Result<Option<i64>, ApiError> {
+            match o.opt_str(f)? {
+                None => Ok(None),
+                Some(s) => crate::clock::parse_rfc3339(&s).map(Some).ok_or_else(|| ApiError::field(f, "must be an RFC 3339 time")),
+            }
+        };
+        let a = Activity {
+            id: id.to_string(),
+            product_code,
+            channel_account_id,
+            upstream_id: o.req_str("upstreamId")?,
+            starts_at: time("startsAt")?,
+            ends_at: time("endsAt")?,
+        };
+        if let (Some(s), Some(e)) = (a.starts_at, a.ends_at) {
+            if s >= e {
+                return Err(ApiError::field("endsAt", "must be after startsAt"));
+            }
+        }
+        Ok(a)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Merchant {
+    pub id: String,
+    pub name: String,
+}
+
+impl Merchant {
+    pub fn from_admin(id: &str, o: &JsonObject<'_>) -> Result<Merchant, ApiError> {
+        id_ok("merchantId", id)?;
+        let m = Merchant { id: id.to_string(), name: o.req_str("name")? };
+        max_len("name", &m.name, 128)?;
+        Ok(m)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Business {
+    pub id: String,
+    pub merchant_id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "expose")]
+    pub md5_key: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rsa_public_key_pem: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_app_id: Option<String>,
+    pub credit_line: Fen,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_allowlist: Option<Vec<String>>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Business {
+    pub fn from_admin(id: &str, o: &JsonObject<'_>, merchant_exists: bool) -> Result<Business, ApiError> {
+        id_ok("businessId", id)?;
+        let merchant_id = o.req_str("merchantId")?;
+        if !merchant_exists {
+            return Err(ApiError::not_found(format!("merchantId {merchant_id} not found")));
+        }
+        let md5_key = o.opt_str("md5Key")?;
+        if let Some(k) = &md5_key {
+            if k.len() < 16 || k.len() > 128 {
+                return Err(ApiError::field("md5Key", "must be 16-128 characters"));
+            }
+        }
+        let rsa = o.opt_str("rsaPublicKeyPem")?;
+        if let Some(p) = &rsa {
+            RsaPublicKey::from_pem(p).map_err(|e| ApiError::field("rsaPublicKeyPem", e))?;
+        }
+        if md5_key.is_none() && rsa.is_none() {
+            return Err(ApiError::field("md5Key", "or rsaPublicKeyPem is required"));
+        }
+        let credit_line = o.opt_nonneg_money("creditLine")?.unwrap_or(Fen::ZERO);
+        let ip_allowlist = match o.opt_str_list("ipAllowlist")? {
+            None => None,
+            Some(list) => {
+                for ip in &list {
+                    parse_ip_rule(ip).ok_or_else(|| ApiError::field("ipAllowlist", format_args!("has an entry that is not an IP or CIDR: {ip}")))?;
+                }
+                Some(list)
+            }
+        };
+        let b = Business {
+            id: id.to_string(),
+            merchant_id,
+            name: o.req_str("name")?,
+            md5_key: md5_key.map(Secret::new),
+            rsa_public_key_pem: rsa,
+            callback_url: opt_url(o, "callbackUrl")?,
+            default_app_id: o.opt_str("defaultAppId")?,
+            credit_line,
+            ip_allowlist,
+            enabled: o.opt_bool("enabled")?.unwrap_or(true),
+        };
+        max_len("name", &b.name, 128)?;
+        Ok(b)
+    }
+
+    /// Whether `ip` may call for this business (no list: any).
+    pub fn ip_allowed(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match &self.ip_allowlist {
+            None => true,
+            Some(list) => list.iter().filter_map(|r| parse_ip_rule(r)).any(|net| net.contains(&ip)),
+        }
+    }
+}
+
+fn parse_ip_rule(s: &str) -> Option<ipnet::IpNet> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>().ok().or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+/// A top-up (SPEC §8): `amount` in yuan and an idempotency `reference`.
+pub struct Topup {
+    pub amount: Fen,
+    pub reference: String,
+}
+
+impl Topup {
+    pub fn from_admin(o: &JsonObject<'_>) -> Result<Topup, ApiError> {
+        let t = Topup { amount: o.req_money("amount")?, reference: o.req_str("reference")? };
+        max_len("reference", &t.reference, 128)?;
+        Ok(t)
+    }
+}
+
+/// The error for an object that exists but cannot be used by this caller.
+pub fn not_enabled(what: &str, id: &str) -> ApiError {
+    ApiError::new(Status::NotFound, format!("{what} {id} not found or not enabled for this business"))
+}
