@@ -1,1 +1,72 @@
-fn main() {}
+//! The `rewardgate` binary: a thin layer over the library crates.
+
+mod bench;
+mod config;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "rewardgate", version, about = "A rewards-issuing gateway: WeChat red packets, WeChat and Alipay coupons")]
+struct Cli {
+    /// Optional TOML file (keys: listen, database_url, admin_token, allow_private_callbacks).
+    #[arg(long, global = true, env = "RG_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the open API and the admin API.
+    Serve,
+    /// Intake benchmark: pre-signed unique orders at fixed concurrency against a running serve.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve => {
+            let cfg = config::load(cli.config.as_deref())?;
+            rt.block_on(serve(cfg))
+        }
+        Command::Bench(args) => rt.block_on(bench::run(args)),
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RG_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("RG_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json { b.json().init() } else { b.init() }
+}
+
+async fn serve(cfg: rewardgate_server::Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
+    if cfg.admin_token.is_none() {
+        tracing::warn!("RG_ADMIN_TOKEN is not set: the admin API is off");
+    }
+    let shutdown = CancellationToken::new();
+    let s = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        s.cancel();
+    });
+    rewardgate_server::run(cfg, listener, shutdown).await
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,1 +1,129 @@
+//! rewardgate's HTTP surface and background tasks. `run` boots the whole `serve` on a given
+//! listener so that tests start the real thing on port 0.
 
+pub mod admin;
+pub mod auth;
+pub mod body;
+pub mod envelope;
+pub mod open_api;
+pub mod state;
+pub mod views;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use envelope::http_error;
+use rewardgate_core::keys::RsaPrivateKey;
+use rewardgate_core::secret::Secret;
+use rewardgate_store::{Store, ops};
+use state::AppState;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// What `serve` needs, from defaults, the TOML file and `RG_*` variables (the CLI layers them).
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: String,
+    pub database_url: String,
+    pub admin_token: Option<Secret>,
+    pub allow_private_callbacks: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://rewardgate.db".into(),
+            admin_token: None,
+            allow_private_callbacks: false,
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let admin = admin::routes().layer(middleware::from_fn_with_state(state.clone(), admin::require_token));
+    Router::new()
+        .route("/v1/openapi/order/redPacket", post(open_api::red_packet))
+        .route("/v1/openapi/order/wechat/coupons", post(open_api::wechat_coupon))
+        .route("/v1/openapi/order/alipay/coupons", post(open_api::alipay_coupon))
+        .route("/v1/openapi/order/wechat/transfer", post(open_api::wechat_transfer))
+        .route("/v1/openapi/order/info", post(open_api::order_info))
+        .route("/v1/openapi/merchant/business/balance", post(open_api::balance))
+        .route("/v1/openapi/platform/publicKey", get(open_api::public_key))
+        .route("/healthz", get(|| async { "ok" }))
+        .nest("/admin/v1", admin)
+        .fallback(|| async { http_error(StatusCode::NOT_FOUND, "no such path") })
+        .method_not_allowed_fallback(|| async { http_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed") })
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// Gives every request an id (the caller's `X-Request-Id` if sane), a span carrying it, and
+/// the id on the answer.
+async fn request_id(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map(str::to_string)
+        .unwrap_or_else(|| rewardgate_core::ids::order_code(0)[10..].to_ascii_lowercase());
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let started = std::time::Instant::now();
+    let mut res = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| tracing::debug!(status = res.status().as_u16(), micros = started.elapsed().as_micros() as u64, "answered"));
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// The platform's RSA key that signs callbacks: made on first start and kept in the database, so
+/// every instance on one database signs with the same key.
+async fn platform_key(store: &Store) -> anyhow::Result<RsaPrivateKey> {
+    let (fresh, _) = RsaPrivateKey::generate_pem()?;
+    let pem = store.write(move |db| ops::init_setting(db, "platform_private_key_pem", &fresh)).await?;
+    Ok(RsaPrivateKey::from_pem(&pem)?)
+}
+
+/// Starts everything `serve` runs and returns when `shutdown` is cancelled and in-flight requests
+/// are answered.
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let store = Store::open(&config.database_url).await?;
+    let key = platform_key(&store).await?;
+    let state = AppState::new(store.clone(), config.admin_token.clone(), key);
+    let purge = tokio::spawn(purge_nonces(store.clone(), shutdown.clone()));
+    tracing::info!(addr = %listener.local_addr()?, database = store_kind(&config.database_url), "rewardgate serving");
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
+    shutdown.cancel();
+    let _ = purge.await;
+    tracing::info!("rewardgate stopped");
+    Ok(())
+}
+
+fn store_kind(url: &str) -> &'static str {
+    if url.starts_with("sqlite:") { "sqlite" } else { "postgres" }
+}
+
+/// Deletes expired nonces now and then (they are refused by the timestamp window anyway).
+async fn purge_nonces(store: Store, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        let now = rewardgate_core::clock::now_ms();
+        match store.write(move |db| ops::purge_nonces(db, now)).await {
+            Ok(n) if n > 0 => tracing::debug!(deleted = n, "expired nonces purged"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "nonce purge failed"),
+        }
+    }
+}

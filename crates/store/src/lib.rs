@@ -1,1 +1,140 @@
+//! rewardgate's storage: SQLite (default, WAL) or PostgreSQL behind one set of statements.
+//! Every write goes through a group-committing writer thread (see `writer`); reads use a small
+//! pool. Uniqueness that money depends on (business + bizCode, nonce, top-up reference, upstream
+//! key) is enforced by the database.
 
+pub mod db;
+mod migrate;
+pub mod ops;
+mod pool;
+pub mod records;
+mod writer;
+
+pub use db::{Db, Dialect, Row, Val};
+pub use records::*;
+
+use std::sync::Arc;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(String),
+    /// A transient failure (lock conflict, lost connection): the operation can run again.
+    #[error("database busy: {0}")]
+    Retryable(String),
+    #[error("unsupported database URL: {0}")]
+    BadUrl(String),
+}
+
+/// Where the data lives, from `RG_DATABASE_URL`.
+#[derive(Clone, Debug)]
+pub enum DbUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> Result<DbUrl, StoreError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or(path);
+            if path.is_empty() {
+                return Err(StoreError::BadUrl("sqlite:// needs a file path".into()));
+            }
+            Ok(DbUrl::Sqlite(path.to_string()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DbUrl::Postgres(url.to_string()))
+        } else {
+            Err(StoreError::BadUrl("expected sqlite://PATH or postgres://…".into()))
+        }
+    }
+
+    fn connect(&self) -> Result<Box<dyn Db>, StoreError> {
+        Ok(match self {
+            DbUrl::Sqlite(p) => Box::new(db::SqliteDb::open(p)?),
+            DbUrl::Postgres(u) => Box::new(db::PgDb::connect(u)?),
+        })
+    }
+}
+
+/// The handle every part of `serve` shares.
+#[derive(Clone)]
+pub struct Store {
+    writer: writer::Writer,
+    readers: pool::ReadPool,
+    dialect: Dialect,
+}
+
+impl Store {
+    /// Connects, applies migrations and starts the writer.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let url = DbUrl::parse(url)?;
+        let u = url.clone();
+        let mut db = tokio::task::spawn_blocking(move || -> Result<Box<dyn Db>, StoreError> {
+            let mut db = u.connect()?;
+            migrate::migrate(db.as_mut())?;
+            Ok(db)
+        })
+        .await
+        .map_err(|e| StoreError::Db(e.to_string()))??;
+        let dialect = db.dialect();
+        if dialect == Dialect::Postgres {
+            // Group commit waits for one fsync per batch, not per order.
+            db.batch("SET synchronous_commit = on")?;
+        }
+        let u = url.clone();
+        let writer = writer::Writer::start(db, Box::new(move || u.connect()));
+        let u = url.clone();
+        let readers = pool::ReadPool::new(4, Arc::new(move || u.connect()));
+        Ok(Store { writer, readers, dialect })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Runs `f` in a group-committed write transaction; it may run more than once.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnMut(&mut dyn Db) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.writer.write(f).await
+    }
+
+    /// Runs `f` on a read connection, in one snapshot.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut dyn Db) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.readers.read(f).await
+    }
+
+    pub async fn accept(&self, nonce: NonceUse, order: NewOrder) -> Result<AcceptOutcome, StoreError> {
+        self.write(move |db| ops::accept(db, &nonce, &order)).await
+    }
+
+    pub async fn use_nonce(&self, nonce: NonceUse) -> Result<bool, StoreError> {
+        self.write(move |db| ops::use_nonce(db, &nonce)).await
+    }
+
+    pub async fn get_catalog(&self, kind: &'static str, id: String) -> Result<Option<String>, StoreError> {
+        self.read(move |db| ops::get_catalog(db, kind, &id)).await
+    }
+
+    pub async fn order_by_biz_code(&self, business_id: String, biz_code: String) -> Result<Option<OrderRecord>, StoreError> {
+        self.read(move |db| ops::order_by_biz_code(db, &business_id, &biz_code)).await
+    }
+
+    pub async fn order_by_code(&self, order_code: String) -> Result<Option<OrderRecord>, StoreError> {
+        self.read(move |db| ops::order_by_code(db, &order_code)).await
+    }
+
+    pub async fn balance(&self, business_id: String) -> Result<Option<Balance>, StoreError> {
+        self.read(move |db| ops::balance(db, &business_id)).await
+    }
+
+    pub async fn ledger_check(&self) -> Result<LedgerCheck, StoreError> {
+        self.read(ops::ledger_check).await
+    }
+}

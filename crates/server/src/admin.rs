@@ -1,0 +1,251 @@
+//! The operator's admin API (SPEC §8). Bearer token; JSON in, the open API's envelope out.
+//! Secrets given to it are stored for signing and never answered back in full.
+
+use crate::body::read_json_body;
+use crate::envelope::{ApiResult, Refusal, http_error, ok};
+use crate::state::AppState;
+use crate::views::admin_order_view;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Router, body::Body};
+use rewardgate_core::catalog::{self, Activity, Business, ChannelAccount, Merchant, Product, Template, Topup};
+use rewardgate_core::json::{JsonObject, parse_object};
+use rewardgate_core::{ApiError, Status, clock};
+use rewardgate_store::{OrderFilter, TopupOutcome, ops};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/channel-accounts/{id}", get(get_one).put(put_channel_account))
+        .route("/templates/{id}", get(get_one).put(put_template))
+        .route("/products/{id}", get(get_one).put(put_product))
+        .route("/activities/{id}", get(get_one).put(put_activity))
+        .route("/merchants/{id}", get(get_one).put(put_merchant))
+        .route("/businesses/{id}", get(get_one).put(put_business))
+        .route("/businesses/{id}/topups", post(topup))
+        .route("/businesses/{id}/balance", get(balance))
+        .route("/orders", get(list_orders))
+        .route("/orders/{code}", get(show_order))
+        .route("/ledger", get(ledger))
+}
+
+/// Refuses every admin call without the configured token (HTTP 401), and all of them when no
+/// token is configured (the admin API is off).
+pub async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(token) = &s.admin_token else {
+        return http_error(StatusCode::NOT_FOUND, "the admin API is off: set RG_ADMIN_TOKEN");
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+        return http_error(StatusCode::UNAUTHORIZED, "missing or wrong admin token");
+    }
+    next.run(req).await
+}
+
+fn kind_of(path: &str) -> Option<&'static str> {
+    let seg = path.trim_start_matches("/admin/v1/").split('/').next()?;
+    Some(match seg {
+        "channel-accounts" => "channel_account",
+        "templates" => "template",
+        "products" => "product",
+        "activities" => "activity",
+        "merchants" => "merchant",
+        "businesses" => "business",
+        _ => return None,
+    })
+}
+
+async fn get_one(State(s): State<AppState>, Path(id): Path<String>, uri: axum::http::Uri) -> ApiResult {
+    let kind = kind_of(uri.path()).ok_or_else(|| ApiError::not_found("unknown collection"))?;
+    let v: Value = s.catalog(kind, &id).await?.ok_or_else(|| ApiError::not_found(format!("{id} not found")))?;
+    Ok(ok(catalog::view(&v)))
+}
+
+/// Reads an admin body: JSON object, duplicate-free.
+async fn admin_body(req: Request) -> Result<axum::body::Bytes, Response> {
+    let (parts, body): (_, Body) = req.into_parts();
+    read_json_body(&parts.headers, body, false).await
+}
+
+async fn store_object<T: serde::Serialize>(s: &AppState, kind: &'static str, id: &str, obj: &T) -> Result<(), Refusal> {
+    let data = serde_json::to_string(obj).map_err(|_| ApiError::internal())?;
+    let (id, now) = (id.to_string(), clock::now_ms());
+    s.store.write(move |db| ops::put_catalog(db, kind, &id, &data, now)).await?;
+    tracing::info!(kind, "catalogue object stored");
+    Ok(())
+}
+
+macro_rules! put_handler {
+    ($name:ident, $kind:literal, |$s:ident, $id:ident, $o:ident| $build:expr) => {
+        async fn $name(State($s): State<AppState>, Path($id): Path<String>, req: Request) -> Response {
+            let bytes = match admin_body(req).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let r: ApiResult = async {
+                let $o: JsonObject<'_> = parse_object(&bytes)?;
+                let obj = $build;
+                store_object(&$s, $kind, &$id, &obj).await?;
+                Ok(ok(catalog::view(&obj)))
+            }
+            .await;
+            r.unwrap_or_else(IntoResponse::into_response)
+        }
+    };
+}
+
+put_handler!(put_channel_account, "channel_account", |s, id, o| ChannelAccount::from_admin(&id, &o)?);
+put_handler!(put_merchant, "merchant", |s, id, o| Merchant::from_admin(&id, &o)?);
+put_handler!(put_template, "template", |s, id, o| {
+    let ch = referenced::<ChannelAccount>(&s, "channel_account", &o, "channelAccountId").await?;
+    Template::from_admin(&id, &o, ch.as_ref())?
+});
+put_handler!(put_product, "product", |s, id, o| {
+    let ch = referenced::<ChannelAccount>(&s, "channel_account", &o, "channelAccountId").await?;
+    Product::from_admin(&id, &o, ch.as_ref())?
+});
+put_handler!(put_activity, "activity", |s, id, o| {
+    let p = referenced::<Product>(&s, "product", &o, "productCode").await?;
+    let ch = referenced::<ChannelAccount>(&s, "channel_account", &o, "channelAccountId").await?;
+    Activity::from_admin(&id, &o, p.as_ref(), ch.as_ref())?
+});
+
+async fn referenced<T: serde::de::DeserializeOwned>(
+    s: &AppState,
+    kind: &'static str,
+    o: &JsonObject<'_>,
+    field: &str,
+) -> Result<Option<T>, ApiError> {
+    match o.opt_str(field)? {
+        None => Ok(None),
+        Some(id) => s.catalog(kind, &id).await,
+    }
+}
+
+async fn put_business(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+    let bytes = match admin_body(req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let r: ApiResult = async {
+        let o = parse_object(&bytes)?;
+        let merchant = referenced::<Merchant>(&s, "merchant", &o, "merchantId").await?;
+        let b = Business::from_admin(&id, &o, merchant.is_some())?;
+        let data = serde_json::to_string(&b).map_err(|_| ApiError::internal())?;
+        let (bid, credit, now) = (b.id.clone(), b.credit_line, clock::now_ms());
+        s.store
+            .write(move |db| {
+                ops::put_catalog(db, "business", &bid, &data, now)?;
+                ops::ensure_business_accounts(db, &bid, credit)
+            })
+            .await?;
+        s.forget_business(&id);
+        tracing::info!(business_id = %id, "business stored");
+        Ok(ok(catalog::view(&b)))
+    }
+    .await;
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn known_business(s: &AppState, id: &str) -> Result<Business, ApiError> {
+    s.catalog::<Business>("business", id).await?.ok_or_else(|| ApiError::not_found(format!("businessId {id} not found")))
+}
+
+fn balance_json(b: &rewardgate_store::Balance) -> Value {
+    json!({"amount": b.available, "frozen": b.held, "creditLine": b.credit_line, "spent": b.spent})
+}
+
+async fn topup(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+    let bytes = match admin_body(req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let r: ApiResult = async {
+        let o = parse_object(&bytes)?;
+        let t = Topup::from_admin(&o)?;
+        known_business(&s, &id).await?;
+        let (bid, now) = (id.clone(), clock::now_ms());
+        let out = s.store.write(move |db| ops::topup(db, &bid, t.amount, &t.reference, now)).await?;
+        match out {
+            TopupOutcome::Applied(b) => {
+                tracing::info!(business_id = %id, "top-up applied");
+                Ok(ok(balance_json(&b)))
+            }
+            TopupOutcome::AlreadyApplied(b) => Ok(ok(balance_json(&b))),
+            TopupOutcome::Conflict => Err(ApiError::new(Status::BizCodeConflict, "reference was already used with a different amount").into()),
+        }
+    }
+    .await;
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn balance(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    known_business(&s, &id).await?;
+    let b = s.store.balance(id).await?.ok_or_else(ApiError::internal)?;
+    Ok(ok(balance_json(&b)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    merchant_id: Option<String>,
+    business_id: Option<String>,
+    status: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn list_orders(State(s): State<AppState>, q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let limit = match q.limit.as_deref().filter(|l| !l.is_empty()) {
+        None => 50,
+        Some(l) => l.parse::<i64>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| ApiError::field("limit", "must be 1-1000"))?,
+    };
+    if let Some(st) = q.status.as_deref().filter(|x| !x.is_empty()) {
+        rewardgate_core::order::OrderStatus::parse(st).ok_or_else(|| ApiError::field("status", "is not an order status"))?;
+    }
+    let before_id = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(c.parse::<i64>().map_err(|_| ApiError::field("cursor", "is not a cursor from a previous page"))?),
+    };
+    let f = OrderFilter {
+        merchant_id: q.merchant_id.filter(|x| !x.is_empty()),
+        business_id: q.business_id.filter(|x| !x.is_empty()),
+        status: q.status.filter(|x| !x.is_empty()),
+        limit,
+        before_id,
+    };
+    let items = s.store.read(move |db| ops::list_orders(db, &f)).await?;
+    let next = if items.len() as i64 == limit { items.last().map(|o| o.id.to_string()) } else { None };
+    Ok(ok(json!({"items": items.iter().map(admin_order_view).collect::<Vec<_>>(), "nextCursor": next})))
+}
+
+async fn show_order(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult {
+    let o = s.store.order_by_code(code.clone()).await?.ok_or_else(|| ApiError::not_found(format!("order {code} not found")))?;
+    let id = o.id;
+    let postings = s.store.read(move |db| ops::order_postings(db, id)).await?;
+    let mut v = admin_order_view(&o);
+    v["postings"] = postings
+        .iter()
+        .map(|(k, a, at)| json!({"kind": k, "amount": a, "at": at}))
+        .collect::<Vec<_>>()
+        .into();
+    v["attempts"] = json!(o.job_attempts);
+    v["notifications"] = json!([]);
+    Ok(ok(v))
+}
+
+async fn ledger(State(s): State<AppState>) -> ApiResult {
+    let c = s.store.ledger_check().await?;
+    Ok(ok(json!({"sum": c.sum, "postings": c.postings, "mismatchedAccounts": c.mismatched_accounts, "balanced": c.sum == 0 && c.mismatched_accounts.is_empty()})))
+}

@@ -1,0 +1,276 @@
+//! The one seam between rewardgate's SQL and the two databases: a synchronous connection with
+//! `exec` and `query` over positional `$n` parameters. SQLite reads `$1` as a named parameter,
+//! numbered in order of first appearance, so every statement lists `$1, $2, …` in order and the
+//! same text runs on both backends.
+
+use crate::StoreError;
+use std::collections::HashMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A parameter or column value. Nulls carry their type: PostgreSQL checks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Val {
+    I(Option<i64>),
+    T(Option<String>),
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Val {
+        Val::I(Some(v))
+    }
+}
+impl From<Option<i64>> for Val {
+    fn from(v: Option<i64>) -> Val {
+        Val::I(v)
+    }
+}
+impl From<&str> for Val {
+    fn from(v: &str) -> Val {
+        Val::T(Some(v.to_string()))
+    }
+}
+impl From<String> for Val {
+    fn from(v: String) -> Val {
+        Val::T(Some(v))
+    }
+}
+impl From<&String> for Val {
+    fn from(v: &String) -> Val {
+        Val::T(Some(v.clone()))
+    }
+}
+impl From<Option<String>> for Val {
+    fn from(v: Option<String>) -> Val {
+        Val::T(v)
+    }
+}
+impl From<&Option<String>> for Val {
+    fn from(v: &Option<String>) -> Val {
+        Val::T(v.clone())
+    }
+}
+
+/// One result row.
+#[derive(Clone, Debug)]
+pub struct Row(pub Vec<Val>);
+
+impl Row {
+    pub fn int(&self, i: usize) -> i64 {
+        self.opt_int(i).unwrap_or(0)
+    }
+    pub fn opt_int(&self, i: usize) -> Option<i64> {
+        match self.0.get(i) {
+            Some(Val::I(v)) => *v,
+            Some(Val::T(Some(s))) => s.parse().ok(),
+            _ => None,
+        }
+    }
+    pub fn text(&self, i: usize) -> String {
+        self.opt_text(i).unwrap_or_default()
+    }
+    pub fn opt_text(&self, i: usize) -> Option<String> {
+        match self.0.get(i) {
+            Some(Val::T(v)) => v.clone(),
+            Some(Val::I(Some(n))) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+}
+
+pub trait Db: Send {
+    fn dialect(&self) -> Dialect;
+    /// Runs one statement; the number of rows it changed.
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError>;
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError>;
+    /// Several statements without parameters (migrations, BEGIN/COMMIT).
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+    /// Whether the connection is gone and must be replaced.
+    fn is_broken(&self) -> bool {
+        false
+    }
+}
+
+impl dyn Db + '_ {
+    pub fn query_opt(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+    pub fn query_one(&mut self, sql: &str, params: &[Val]) -> Result<Row, StoreError> {
+        self.query_opt(sql, params)?.ok_or_else(|| StoreError::Db("expected a row".into()))
+    }
+    pub fn begin(&mut self) -> Result<(), StoreError> {
+        match self.dialect() {
+            Dialect::Sqlite => self.batch("BEGIN IMMEDIATE"),
+            Dialect::Postgres => self.batch("BEGIN"),
+        }
+    }
+}
+
+// ---- SQLite ------------------------------------------------------------------------------------
+
+pub struct SqliteDb(pub rusqlite::Connection);
+
+impl SqliteDb {
+    pub fn open(path: &str) -> Result<SqliteDb, StoreError> {
+        let c = rusqlite::Connection::open(path).map_err(sqlite_err)?;
+        c.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite_err)?;
+        // WAL so readers never block the writer; FULL so an answered order survives power loss.
+        c.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            .map_err(sqlite_err)?;
+        c.set_prepared_statement_cache_capacity(64);
+        Ok(SqliteDb(c))
+    }
+}
+
+fn sqlite_err(e: rusqlite::Error) -> StoreError {
+    let retry = matches!(
+        &e,
+        rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    if retry { StoreError::Retryable(e.to_string()) } else { StoreError::Db(e.to_string()) }
+}
+
+impl rusqlite::ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+        Ok(match self {
+            Val::I(Some(v)) => ToSqlOutput::Owned(Value::Integer(*v)),
+            Val::T(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            _ => ToSqlOutput::Owned(Value::Null),
+        })
+    }
+}
+
+impl Db for SqliteDb {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
+        let mut st = self.0.prepare_cached(sql).map_err(sqlite_err)?;
+        st.execute(rusqlite::params_from_iter(params.iter())).map(|n| n as u64).map_err(sqlite_err)
+    }
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
+        let mut st = self.0.prepare_cached(sql).map_err(sqlite_err)?;
+        let n = st.column_count();
+        let mut rows = st.query(rusqlite::params_from_iter(params.iter())).map_err(sqlite_err)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(sqlite_err)? {
+            let mut v = Vec::with_capacity(n);
+            for i in 0..n {
+                use rusqlite::types::ValueRef;
+                v.push(match r.get_ref(i).map_err(sqlite_err)? {
+                    ValueRef::Integer(x) => Val::I(Some(x)),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => Val::T(Some(String::from_utf8_lossy(t).into_owned())),
+                    ValueRef::Real(x) => Val::I(Some(x as i64)),
+                    ValueRef::Null => Val::T(None),
+                });
+            }
+            out.push(Row(v));
+        }
+        Ok(out)
+    }
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.0.execute_batch(sql).map_err(sqlite_err)
+    }
+}
+
+// ---- PostgreSQL --------------------------------------------------------------------------------
+
+pub struct PgDb {
+    client: postgres::Client,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+impl PgDb {
+    pub fn connect(url: &str) -> Result<PgDb, StoreError> {
+        let client = postgres::Client::connect(url, postgres::NoTls).map_err(pg_err)?;
+        Ok(PgDb { client, statements: HashMap::new() })
+    }
+    fn prepare(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql).map_err(pg_err)?;
+        self.statements.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+}
+
+fn pg_err(e: postgres::Error) -> StoreError {
+    let code = e.code().map(|c| c.code().to_string());
+    match code.as_deref() {
+        // deadlock, serialization failure, lock not available: the transaction can run again.
+        Some("40P01") | Some("40001") | Some("55P03") => StoreError::Retryable(e.to_string()),
+        _ if e.is_closed() => StoreError::Retryable(e.to_string()),
+        _ => StoreError::Db(format!("{e}{}", e.as_db_error().map(|d| format!(": {}", d.message())).unwrap_or_default())),
+    }
+}
+
+impl postgres::types::ToSql for Val {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes_mut::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::Type;
+        match self {
+            Val::I(None) | Val::T(None) => Ok(postgres::types::IsNull::Yes),
+            Val::I(Some(v)) if *ty == Type::INT4 => (*v as i32).to_sql(ty, out),
+            Val::I(Some(v)) => v.to_sql(ty, out),
+            Val::T(Some(s)) => s.to_sql(ty, out),
+        }
+    }
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+    postgres::types::to_sql_checked!();
+}
+
+mod bytes_mut {
+    pub use postgres::types::private::BytesMut;
+}
+
+impl Db for PgDb {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
+        let st = self.prepare(sql)?;
+        let p: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|v| v as _).collect();
+        self.client.execute(&st, &p).map_err(pg_err)
+    }
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
+        use postgres::types::Type;
+        let st = self.prepare(sql)?;
+        let p: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|v| v as _).collect();
+        let rows = self.client.query(&st, &p).map_err(pg_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut v = Vec::with_capacity(r.len());
+            for (i, c) in r.columns().iter().enumerate() {
+                let t = c.type_();
+                v.push(if *t == Type::INT8 {
+                    Val::I(r.try_get::<_, Option<i64>>(i).map_err(pg_err)?)
+                } else if *t == Type::INT4 {
+                    Val::I(r.try_get::<_, Option<i32>>(i).map_err(pg_err)?.map(i64::from))
+                } else if *t == Type::BOOL {
+                    Val::I(r.try_get::<_, Option<bool>>(i).map_err(pg_err)?.map(i64::from))
+                } else {
+                    Val::T(r.try_get::<_, Option<String>>(i).map_err(pg_err)?)
+                });
+            }
+            out.push(Row(v));
+        }
+        Ok(out)
+    }
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.client.batch_execute(sql).map_err(pg_err)
+    }
+    fn is_broken(&self) -> bool {
+        self.client.is_closed()
+    }
+}

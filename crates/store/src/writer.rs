@@ -1,0 +1,150 @@
+//! Group commit. One thread owns the write connection; callers send operations through a bounded
+//! queue and wait for their reply. The thread takes everything waiting (up to a cap), runs it in
+//! one transaction and answers each caller only once that transaction is durable. Operations never
+//! fail their batch-mates: business refusals are results, not errors, and if the batch hits a
+//! database error it is rolled back and every operation is run again alone.
+
+use crate::StoreError;
+use crate::db::Db;
+use tokio::sync::{mpsc, oneshot};
+
+/// How many operations share one transaction at most.
+pub const MAX_BATCH: usize = 1024;
+
+pub(crate) trait WriteOp: Send {
+    /// Does the work inside the open transaction and keeps its result. May run more than once
+    /// (after a rollback), so it must not have effects outside the database.
+    fn apply(&mut self, db: &mut dyn Db) -> Result<(), StoreError>;
+    /// Hands the kept result to the caller once the transaction committed, or the error.
+    fn complete(self: Box<Self>, outcome: Result<(), StoreError>);
+}
+
+struct FnOp<F, R> {
+    f: F,
+    out: Option<R>,
+    reply: oneshot::Sender<Result<R, StoreError>>,
+}
+
+impl<F, R> WriteOp for FnOp<F, R>
+where
+    F: FnMut(&mut dyn Db) -> Result<R, StoreError> + Send,
+    R: Send,
+{
+    fn apply(&mut self, db: &mut dyn Db) -> Result<(), StoreError> {
+        self.out = Some((self.f)(db)?);
+        Ok(())
+    }
+    fn complete(mut self: Box<Self>, outcome: Result<(), StoreError>) {
+        let r = outcome.and_then(|_| self.out.take().ok_or_else(|| StoreError::Db("no result".into())));
+        let _ = self.reply.send(r);
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Writer {
+    tx: mpsc::Sender<Box<dyn WriteOp>>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `db`; `reconnect` replaces a broken connection.
+    pub fn start(
+        db: Box<dyn Db>,
+        reconnect: Box<dyn Fn() -> Result<Box<dyn Db>, StoreError> + Send>,
+    ) -> Writer {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
+        std::thread::Builder::new()
+            .name("rg-writer".into())
+            .spawn(move || run(db, reconnect, rx))
+            .expect("spawn the writer thread");
+        Writer { tx }
+    }
+
+    /// Runs `f` in a (shared) transaction and returns its result once committed.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnMut(&mut dyn Db) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Box::new(FnOp { f, out: None, reply }))
+            .await
+            .map_err(|_| StoreError::Db("the writer has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Db("the writer dropped the operation".into()))?
+    }
+}
+
+fn run(
+    mut db: Box<dyn Db>,
+    reconnect: Box<dyn Fn() -> Result<Box<dyn Db>, StoreError> + Send>,
+    mut rx: mpsc::Receiver<Box<dyn WriteOp>>,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        if db.is_broken() {
+            match reconnect() {
+                Ok(d) => db = d,
+                Err(e) => {
+                    tracing::error!(error = %e, "database connection lost; retrying");
+                    for op in batch {
+                        op.complete(Err(StoreError::Retryable("database unavailable".into())));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    continue;
+                }
+            }
+        }
+        run_batch(db.as_mut(), batch);
+    }
+}
+
+fn run_batch(db: &mut dyn Db, mut batch: Vec<Box<dyn WriteOp>>) {
+    if batch.len() > 1 {
+        let together = db.begin().and_then(|_| {
+            for op in batch.iter_mut() {
+                op.apply(db)?;
+            }
+            db.batch("COMMIT")
+        });
+        match together {
+            Ok(()) => {
+                for op in batch {
+                    op.complete(Ok(()));
+                }
+                return;
+            }
+            Err(e) => {
+                let _ = db.batch("ROLLBACK");
+                tracing::warn!(error = %e, size = batch.len(), "batch rolled back; running its operations one by one");
+            }
+        }
+    }
+    for mut op in batch {
+        let r = run_alone(db, op.as_mut());
+        op.complete(r);
+    }
+}
+
+fn run_alone(db: &mut dyn Db, op: &mut dyn WriteOp) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        let r = db.begin().and_then(|_| op.apply(db)).and_then(|_| db.batch("COMMIT"));
+        match r {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                let _ = db.batch("ROLLBACK");
+                attempt += 1;
+                if !matches!(e, StoreError::Retryable(_)) || attempt >= 5 || db.is_broken() {
+                    return Err(e);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5 << attempt));
+            }
+        }
+    }
+}
