@@ -31,20 +31,48 @@ struct Signed {
 }
 
 pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(a.concurrency * 2).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.concurrency * 2)
+        .build()?;
     let tag = rewardgate_core::clock::now_ms().to_string();
-    let (biz, md5_key, key) = setup(&http, &a, &tag).await.context("setting up the bench merchant")?;
-    println!("rewardgate intake bench — {} orders per scheme, concurrency {}, {} cores", a.requests, a.concurrency, cores());
-    let get = fire(&http, &a, (0..a.requests).map(|_| None).collect(), "/healthz").await?;
+    let (biz, md5_key, key) = setup(&http, &a, &tag)
+        .await
+        .context("setting up the bench merchant")?;
+    println!(
+        "rewardgate intake bench — {} orders per scheme, concurrency {}, {} cores",
+        a.requests,
+        a.concurrency,
+        cores()
+    );
+    let get = fire(
+        &http,
+        &a,
+        (0..a.requests).map(|_| None).collect(),
+        "/healthz",
+    )
+    .await?;
     report("plain GET /healthz", &get);
     for scheme in ["MD5", "SHA256-RSA"] {
         let reqs = (0..a.requests)
-            .map(|i| Some(sign_order(&biz, &md5_key, &key, scheme, &format!("{tag}-{scheme}-{i}"))))
+            .map(|i| {
+                Some(sign_order(
+                    &biz,
+                    &md5_key,
+                    &key,
+                    scheme,
+                    &format!("{tag}-{scheme}-{i}"),
+                ))
+            })
             .collect();
         let r = fire(&http, &a, reqs, "/v1/openapi/order/redPacket").await?;
         report(&format!("signed orders, {scheme}"), &r);
         if r.accepted != a.requests {
-            bail!("{} of {} orders were not accepted (first refusal: {})", a.requests - r.accepted, a.requests, r.first_error);
+            bail!(
+                "{} of {} orders were not accepted (first refusal: {})",
+                a.requests - r.accepted,
+                a.requests,
+                r.first_error
+            );
         }
         println!("  ratio to plain GET: {:.2}", r.rate() / get.rate());
     }
@@ -52,10 +80,18 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
 }
 
 fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
-async fn admin(http: &reqwest::Client, a: &BenchArgs, method: reqwest::Method, path: &str, body: Value) -> anyhow::Result<()> {
+async fn admin(
+    http: &reqwest::Client,
+    a: &BenchArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> anyhow::Result<()> {
     let r: Value = http
         .request(method, format!("{}/admin/v1{path}", a.url))
         .bearer_auth(&a.admin_token)
@@ -70,7 +106,11 @@ async fn admin(http: &reqwest::Client, a: &BenchArgs, method: reqwest::Method, p
     Ok(())
 }
 
-async fn setup(http: &reqwest::Client, a: &BenchArgs, tag: &str) -> anyhow::Result<(String, String, Arc<RsaPrivateKey>)> {
+async fn setup(
+    http: &reqwest::Client,
+    a: &BenchArgs,
+    tag: &str,
+) -> anyhow::Result<(String, String, Arc<RsaPrivateKey>)> {
     use reqwest::Method;
     let (private, public) = RsaPrivateKey::generate_pem()?;
     let md5_key = format!("bench{tag}md5key");
@@ -78,24 +118,67 @@ async fn setup(http: &reqwest::Client, a: &BenchArgs, tag: &str) -> anyhow::Resu
     admin(http, a, Method::PUT, "/channel-accounts/bench-wx2", json!({
         "kind": "WECHAT_V2", "mchId": "1900000109", "appId": "wxbench000000000", "apiKey": "b".repeat(32),
         "baseUrl": "http://127.0.0.1:9", "ratePerMinute": 1800})).await?;
-    admin(http, a, Method::PUT, "/templates/BENCH-T", json!({"channelAccountId": "bench-wx2", "sendName": "bench",
-        "wishing": "bench", "actName": "bench", "remark": "bench"})).await?;
-    admin(http, a, Method::PUT, "/merchants/BENCH-M", json!({"name": "bench"})).await?;
-    admin(http, a, Method::PUT, &format!("/businesses/{biz}"), json!({"merchantId": "BENCH-M", "name": "bench",
-        "md5Key": md5_key, "rsaPublicKeyPem": public})).await?;
-    admin(http, a, Method::POST, &format!("/businesses/{biz}/topups"), json!({"amount": 100_000_000, "reference": tag})).await?;
+    admin(
+        http,
+        a,
+        Method::PUT,
+        "/templates/BENCH-T",
+        json!({"channelAccountId": "bench-wx2", "sendName": "bench",
+        "wishing": "bench", "actName": "bench", "remark": "bench"}),
+    )
+    .await?;
+    admin(
+        http,
+        a,
+        Method::PUT,
+        "/merchants/BENCH-M",
+        json!({"name": "bench"}),
+    )
+    .await?;
+    admin(
+        http,
+        a,
+        Method::PUT,
+        &format!("/businesses/{biz}"),
+        json!({"merchantId": "BENCH-M", "name": "bench",
+        "md5Key": md5_key, "rsaPublicKeyPem": public}),
+    )
+    .await?;
+    admin(
+        http,
+        a,
+        Method::POST,
+        &format!("/businesses/{biz}/topups"),
+        json!({"amount": 100_000_000, "reference": tag}),
+    )
+    .await?;
     Ok((biz, md5_key, Arc::new(RsaPrivateKey::from_pem(&private)?)))
 }
 
-fn sign_order(biz: &str, md5_key: &str, key: &RsaPrivateKey, scheme: &str, biz_code: &str) -> Signed {
+fn sign_order(
+    biz: &str,
+    md5_key: &str,
+    key: &RsaPrivateKey,
+    scheme: &str,
+    biz_code: &str,
+) -> Signed {
     let body = json!({"merchantId": "BENCH-M", "businessId": biz, "templateId": "BENCH-T", "openId": "oBench",
         "spec": 1.5, "bizCode": biz_code})
     .to_string();
     let ts = rewardgate_core::clock::now_ms().to_string();
     let nonce = biz_code.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
-    let h = AuthHeaders { business_id: biz, nonce: &nonce, timestamp: &ts, sign_type: Some(scheme) };
+    let h = AuthHeaders {
+        business_id: biz,
+        nonce: &nonce,
+        timestamp: &ts,
+        sign_type: Some(scheme),
+    };
     let s = sign::string_to_sign(&h, body.as_bytes());
-    let signature = if scheme == "MD5" { sign::sign(Signer::Md5(md5_key), &s) } else { sign::sign(Signer::Rsa(key), &s) };
+    let signature = if scheme == "MD5" {
+        sign::sign(Signer::Md5(md5_key), &s)
+    } else {
+        sign::sign(Signer::Rsa(key), &s)
+    };
     Signed {
         headers: vec![
             ("businessId", biz.to_string()),
@@ -124,7 +207,11 @@ impl Run {
 fn report(name: &str, r: &Run) {
     let mut l = r.latencies.clone();
     l.sort();
-    let p = |q: f64| l.get(((l.len() as f64 * q) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or_default();
+    let p = |q: f64| {
+        l.get(((l.len() as f64 * q) as usize).min(l.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "{name}: {} requests in {:.2}s = {:.0}/s (accepted {}), p50 {:.2} ms, p99 {:.2} ms",
         l.len(),
@@ -136,13 +223,23 @@ fn report(name: &str, r: &Run) {
     );
 }
 
-async fn fire(http: &reqwest::Client, a: &BenchArgs, reqs: Vec<Option<Signed>>, path: &str) -> anyhow::Result<Run> {
+async fn fire(
+    http: &reqwest::Client,
+    a: &BenchArgs,
+    reqs: Vec<Option<Signed>>,
+    path: &str,
+) -> anyhow::Result<Run> {
     let reqs = Arc::new(reqs);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..a.concurrency {
-        let (reqs, next, http, url) = (reqs.clone(), next.clone(), http.clone(), format!("{}{path}", a.url));
+        let (reqs, next, http, url) = (
+            reqs.clone(),
+            next.clone(),
+            http.clone(),
+            format!("{}{path}", a.url),
+        );
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut accepted = 0;
@@ -154,7 +251,9 @@ async fn fire(http: &reqwest::Client, a: &BenchArgs, reqs: Vec<Option<Signed>>, 
                 let resp = match item {
                     None => http.get(&url).send().await,
                     Some(s) => {
-                        let mut rb = http.post(&url).header("Content-Type", "application/json; charset=utf-8");
+                        let mut rb = http
+                            .post(&url)
+                            .header("Content-Type", "application/json; charset=utf-8");
                         for (k, v) in &s.headers {
                             rb = rb.header(*k, v);
                         }
@@ -184,7 +283,12 @@ async fn fire(http: &reqwest::Client, a: &BenchArgs, reqs: Vec<Option<Signed>>, 
             (lat, accepted, first_error)
         }));
     }
-    let mut run = Run { elapsed: Duration::ZERO, latencies: Vec::new(), accepted: 0, first_error: String::new() };
+    let mut run = Run {
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+        accepted: 0,
+        first_error: String::new(),
+    };
     for t in tasks {
         let (l, n, e) = t.await?;
         run.latencies.extend(l);

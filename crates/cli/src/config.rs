@@ -18,12 +18,16 @@ struct FileConfig {
 pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
     let mut c = Config::default();
     if let Some(p) = path {
-        let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-        let f: FileConfig = toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        let f: FileConfig =
+            toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
         c.listen = f.listen.unwrap_or(c.listen);
         c.database_url = f.database_url.unwrap_or(c.database_url);
         c.admin_token = f.admin_token.map(Secret::new).or(c.admin_token);
-        c.allow_private_callbacks = f.allow_private_callbacks.unwrap_or(c.allow_private_callbacks);
+        c.allow_private_callbacks = f
+            .allow_private_callbacks
+            .unwrap_or(c.allow_private_callbacks);
     }
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if let Some(v) = env("RG_LISTEN") {
@@ -42,7 +46,8 @@ pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
             _ => anyhow::bail!("RG_ALLOW_PRIVATE_CALLBACKS must be true or false"),
         };
     }
-    rewardgate_store::DbUrl::parse(&c.database_url).map_err(|e| anyhow::anyhow!("RG_DATABASE_URL: {e}"))?;
+    rewardgate_store::DbUrl::parse(&c.database_url)
+        .map_err(|e| anyhow::anyhow!("RG_DATABASE_URL: {e}"))?;
     if c.admin_token.as_ref().is_some_and(|t| t.expose().len() < 8) {
         anyhow::bail!("RG_ADMIN_TOKEN must be at least 8 characters");
     }

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "rewardgate", version, about = "A rewards-issuing gateway: WeChat red packets, WeChat and Alipay coupons")]
+#[command(
+    name = "rewardgate",
+    version,
+    about = "A rewards-issuing gateway: WeChat red packets, WeChat and Alipay coupons"
+)]
 struct Cli {
     /// Optional TOML file (keys: listen, database_url, admin_token, allow_private_callbacks).
     #[arg(long, global = true, env = "RG_CONFIG")]
@@ -27,7 +31,9 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
         Command::Serve => {
             let cfg = config::load(cli.config.as_deref())?;
@@ -41,7 +47,9 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("RG_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("RG_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json { b.json().init() } else { b.init() }
 }
 

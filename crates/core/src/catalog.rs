@@ -27,19 +27,35 @@ pub struct ChannelAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mch_id: Option<String>,
     pub app_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "expose")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose"
+    )]
     pub api_key: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_pem: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "expose")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose"
+    )]
     pub key_pem: Option<Secret>,
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "expose")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose"
+    )]
     pub private_key_pem: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_serial_no: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "expose")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose"
+    )]
     pub api_v3_key: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_public_key_pem: Option<String>,
@@ -68,10 +84,10 @@ impl<T: Serialize> Serialize for MaskedView<'_, T> {
         let mut v = serde_json::to_value(self.0).map_err(serde::ser::Error::custom)?;
         if let Some(m) = v.as_object_mut() {
             for k in SECRET_FIELDS {
-                if let Some(x) = m.get_mut(*k) {
-                    if let Some(s) = x.as_str() {
-                        *x = serde_json::Value::String(Secret::new(s).masked());
-                    }
+                if let Some(x) = m.get_mut(*k)
+                    && let Some(s) = x.as_str()
+                {
+                    *x = serde_json::Value::String(Secret::new(s).masked());
                 }
             }
         }
@@ -80,41 +96,76 @@ impl<T: Serialize> Serialize for MaskedView<'_, T> {
 }
 
 /// Every field name that holds a secret, in any catalogue object.
-pub const SECRET_FIELDS: &[&str] = &["apiKey", "keyPem", "privateKeyPem", "apiV3Key", "md5Key", "apiSecretKey"];
+pub const SECRET_FIELDS: &[&str] = &[
+    "apiKey",
+    "keyPem",
+    "privateKeyPem",
+    "apiV3Key",
+    "md5Key",
+    "apiSecretKey",
+];
 
 fn id_ok(field: &str, id: &str) -> Result<(), ApiError> {
-    let ok = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
-    if ok { Ok(()) } else { Err(ApiError::field(field, "must be 1-64 characters of A-Z a-z 0-9 _ - .")) }
+    let ok = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            field,
+            "must be 1-64 characters of A-Z a-z 0-9 _ - .",
+        ))
+    }
 }
 
 fn max_len(field: &str, v: &str, n: usize) -> Result<(), ApiError> {
-    if v.chars().count() > n { Err(ApiError::field(field, format_args!("must be at most {n} characters"))) } else { Ok(()) }
+    if v.chars().count() > n {
+        Err(ApiError::field(
+            field,
+            format_args!("must be at most {n} characters"),
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 fn opt_url(o: &JsonObject<'_>, field: &str) -> Result<Option<String>, ApiError> {
     match o.opt_str(field)? {
         None => Ok(None),
-        Some(u) => normalize_url(&u).map(Some).ok_or_else(|| ApiError::field(field, "must be an http(s) URL")),
+        Some(u) => normalize_url(&u)
+            .map(Some)
+            .ok_or_else(|| ApiError::field(field, "must be an http(s) URL")),
     }
 }
 
 /// A URL with a scheme, or `https://` put in front of one without (the seeds' `callbackUrl`s).
 pub fn normalize_url(u: &str) -> Option<String> {
     let u = u.trim();
-    let full = if u.starts_with("http://") || u.starts_with("https://") { u.to_string() } else if u.contains("://") {
+    let full = if u.starts_with("http://") || u.starts_with("https://") {
+        u.to_string()
+    } else if u.contains("://") {
         return None;
     } else {
         format!("https://{u}")
     };
     let host = full.split("://").nth(1)?.split(['/', '?', '#']).next()?;
-    if host.is_empty() || full.len() > 1024 || full.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if host.is_empty()
+        || full.len() > 1024
+        || full.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return None;
     }
     Some(full)
 }
 
 fn pem_field(o: &JsonObject<'_>, field: &str, required: bool) -> Result<Option<String>, ApiError> {
-    let v = if required { Some(o.req_str(field)?) } else { o.opt_str(field)? };
+    let v = if required {
+        Some(o.req_str(field)?)
+    } else {
+        o.opt_str(field)?
+    };
     Ok(v)
 }
 
@@ -125,7 +176,12 @@ impl ChannelAccount {
             "WECHAT_V2" => ChannelKind::WechatV2,
             "WECHAT_V3" => ChannelKind::WechatV3,
             "ALIPAY" => ChannelKind::Alipay,
-            _ => return Err(ApiError::field("kind", "must be WECHAT_V2, WECHAT_V3 or ALIPAY")),
+            _ => {
+                return Err(ApiError::field(
+                    "kind",
+                    "must be WECHAT_V2, WECHAT_V3 or ALIPAY",
+                ));
+            }
         };
         let mut a = ChannelAccount {
             id: id.to_string(),
@@ -147,14 +203,20 @@ impl ChannelAccount {
         };
         max_len("appId", &a.app_id, 32)?;
         if a.rate_per_minute.is_some_and(|r| r <= 0) {
-            return Err(ApiError::field("ratePerMinute", "must be a positive integer"));
+            return Err(ApiError::field(
+                "ratePerMinute",
+                "must be a positive integer",
+            ));
         }
         match kind {
             ChannelKind::WechatV2 => {
                 a.mch_id = Some(mch_id(o)?);
                 let key = o.req_str("apiKey")?;
                 if key.len() != 32 {
-                    return Err(ApiError::field("apiKey", "must be the 32-character WeChat Pay API key"));
+                    return Err(ApiError::field(
+                        "apiKey",
+                        "must be the 32-character WeChat Pay API key",
+                    ));
                 }
                 a.api_key = Some(Secret::new(key));
                 let st = o.opt_str("signType")?.unwrap_or_else(|| "MD5".into());
@@ -163,17 +225,22 @@ impl ChannelAccount {
                 }
                 a.sign_type = Some(st);
                 a.cert_pem = pem_field(o, "certPem", false)?;
-                if let Some(c) = &a.cert_pem {
-                    if pem_decode(c).map(|(l, _)| l != "CERTIFICATE").unwrap_or(true) {
-                        return Err(ApiError::field("certPem", "must be a PEM certificate"));
-                    }
+                if let Some(c) = &a.cert_pem
+                    && pem_decode(c)
+                        .map(|(l, _)| l != "CERTIFICATE")
+                        .unwrap_or(true)
+                {
+                    return Err(ApiError::field("certPem", "must be a PEM certificate"));
                 }
                 if let Some(k) = pem_field(o, "keyPem", false)? {
                     RsaPrivateKey::from_pem(&k).map_err(|e| ApiError::field("keyPem", e))?;
                     a.key_pem = Some(Secret::new(k));
                 }
                 if a.cert_pem.is_some() != a.key_pem.is_some() {
-                    return Err(ApiError::field("keyPem", "and certPem must be given together"));
+                    return Err(ApiError::field(
+                        "keyPem",
+                        "and certPem must be given together",
+                    ));
                 }
                 a.rate_per_minute = a.rate_per_minute.or(Some(1800));
             }
@@ -189,7 +256,8 @@ impl ChannelAccount {
                 }
                 a.api_v3_key = Some(Secret::new(v3));
                 let p = o.req_str("platformPublicKeyPem")?;
-                RsaPublicKey::from_pem(&p).map_err(|e| ApiError::field("platformPublicKeyPem", e))?;
+                RsaPublicKey::from_pem(&p)
+                    .map_err(|e| ApiError::field("platformPublicKeyPem", e))?;
                 a.platform_public_key_pem = Some(p);
                 a.platform_serial_no = Some(o.req_str("platformSerialNo")?);
             }
@@ -209,7 +277,10 @@ impl ChannelAccount {
 fn mch_id(o: &JsonObject<'_>) -> Result<String, ApiError> {
     let m = o.req_str("mchId")?;
     if !(1..=32).contains(&m.len()) || !m.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::field("mchId", "must be the digits of a WeChat Pay merchant id"));
+        return Err(ApiError::field(
+            "mchId",
+            "must be the digits of a WeChat Pay merchant id",
+        ));
     }
     Ok(m)
 }
@@ -247,13 +318,24 @@ fn fee_bp(o: &JsonObject<'_>) -> Result<i64, ApiError> {
 
 impl Template {
     /// `channel` is the account named by `channelAccountId`, if it exists.
-    pub fn from_admin(id: &str, o: &JsonObject<'_>, channel: Option<&ChannelAccount>) -> Result<Template, ApiError> {
+    pub fn from_admin(
+        id: &str,
+        o: &JsonObject<'_>,
+        channel: Option<&ChannelAccount>,
+    ) -> Result<Template, ApiError> {
         id_ok("templateId", id)?;
         let channel_account_id = o.req_str("channelAccountId")?;
         match channel {
-            None => return Err(ApiError::not_found(format!("channelAccountId {channel_account_id} not found"))),
+            None => {
+                return Err(ApiError::not_found(format!(
+                    "channelAccountId {channel_account_id} not found"
+                )));
+            }
             Some(c) if c.kind != ChannelKind::WechatV2 => {
-                return Err(ApiError::field("channelAccountId", "must be a WECHAT_V2 account"));
+                return Err(ApiError::field(
+                    "channelAccountId",
+                    "must be a WECHAT_V2 account",
+                ));
             }
             Some(_) => {}
         }
@@ -307,13 +389,22 @@ pub struct Product {
 }
 
 impl Product {
-    pub fn from_admin(code: &str, o: &JsonObject<'_>, channel: Option<&ChannelAccount>) -> Result<Product, ApiError> {
+    pub fn from_admin(
+        code: &str,
+        o: &JsonObject<'_>,
+        channel: Option<&ChannelAccount>,
+    ) -> Result<Product, ApiError> {
         id_ok("productCode", code)?;
         let kind = match o.req_str("kind")?.as_str() {
             "WECHAT_COUPON" => ProductKind::WechatCoupon,
             "ALIPAY_COUPON" => ProductKind::AlipayCoupon,
             "WECHAT_TRANSFER" => ProductKind::WechatTransfer,
-            _ => return Err(ApiError::field("kind", "must be WECHAT_COUPON, ALIPAY_COUPON or WECHAT_TRANSFER")),
+            _ => {
+                return Err(ApiError::field(
+                    "kind",
+                    "must be WECHAT_COUPON, ALIPAY_COUPON or WECHAT_TRANSFER",
+                ));
+            }
         };
         let mut p = Product {
             code: code.to_string(),
@@ -329,9 +420,16 @@ impl Product {
             p.fee_rate_bp = Some(fee_bp(o)?);
             let ca = o.req_str("channelAccountId")?;
             match channel {
-                None => return Err(ApiError::not_found(format!("channelAccountId {ca} not found"))),
+                None => {
+                    return Err(ApiError::not_found(format!(
+                        "channelAccountId {ca} not found"
+                    )));
+                }
                 Some(c) if c.kind != ChannelKind::WechatV2 => {
-                    return Err(ApiError::field("channelAccountId", "must be a WECHAT_V2 account"));
+                    return Err(ApiError::field(
+                        "channelAccountId",
+                        "must be a WECHAT_V2 account",
+                    ));
                 }
                 Some(_) => {}
             }
@@ -366,19 +464,28 @@ impl Activity {
         id_ok("activityId", id)?;
         let product_code = o.req_str("productCode")?;
         let channel_account_id = o.req_str("channelAccountId")?;
-        let p = product.ok_or_else(|| ApiError::not_found(format!("productCode {product_code} not found")))?;
-        let c = channel.ok_or_else(|| ApiError::not_found(format!("channelAccountId {channel_account_id} not found")))?;
+        let p = product
+            .ok_or_else(|| ApiError::not_found(format!("productCode {product_code} not found")))?;
+        let c = channel.ok_or_else(|| {
+            ApiError::not_found(format!("channelAccountId {channel_account_id} not found"))
+        })?;
         let fits = matches!(
             (p.kind, c.kind),
-            (ProductKind::WechatCoupon, ChannelKind::WechatV3) | (ProductKind::AlipayCoupon, ChannelKind::Alipay)
+            (ProductKind::WechatCoupon, ChannelKind::WechatV3)
+                | (ProductKind::AlipayCoupon, ChannelKind::Alipay)
         );
         if !fits {
-            return Err(ApiError::field("channelAccountId", "does not deliver this product's kind"));
+            return Err(ApiError::field(
+                "channelAccountId",
+                "does not deliver this product's kind",
+            ));
         }
         let time = |f: &str| -> Result<Option<i64>, ApiError> {
             match o.opt_str(f)? {
                 None => Ok(None),
-                Some(s) => crate::clock::parse_rfc3339(&s).map(Some).ok_or_else(|| ApiError::field(f, "must be an RFC 3339 time")),
+                Some(s) => crate::clock::parse_rfc3339(&s)
+                    .map(Some)
+                    .ok_or_else(|| ApiError::field(f, "must be an RFC 3339 time")),
             }
         };
         let a = Activity {
@@ -389,10 +496,10 @@ impl Activity {
             starts_at: time("startsAt")?,
             ends_at: time("endsAt")?,
         };
-        if let (Some(s), Some(e)) = (a.starts_at, a.ends_at) {
-            if s >= e {
-                return Err(ApiError::field("endsAt", "must be after startsAt"));
-            }
+        if let (Some(s), Some(e)) = (a.starts_at, a.ends_at)
+            && s >= e
+        {
+            return Err(ApiError::field("endsAt", "must be after startsAt"));
         }
         Ok(a)
     }
@@ -408,7 +515,10 @@ pub struct Merchant {
 impl Merchant {
     pub fn from_admin(id: &str, o: &JsonObject<'_>) -> Result<Merchant, ApiError> {
         id_ok("merchantId", id)?;
-        let m = Merchant { id: id.to_string(), name: o.req_str("name")? };
+        let m = Merchant {
+            id: id.to_string(),
+            name: o.req_str("name")?,
+        };
         max_len("name", &m.name, 128)?;
         Ok(m)
     }
@@ -420,7 +530,11 @@ pub struct Business {
     pub id: String,
     pub merchant_id: String,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "expose")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose"
+    )]
     pub md5_key: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rsa_public_key_pem: Option<String>,
@@ -440,17 +554,23 @@ fn yes() -> bool {
 }
 
 impl Business {
-    pub fn from_admin(id: &str, o: &JsonObject<'_>, merchant_exists: bool) -> Result<Business, ApiError> {
+    pub fn from_admin(
+        id: &str,
+        o: &JsonObject<'_>,
+        merchant_exists: bool,
+    ) -> Result<Business, ApiError> {
         id_ok("businessId", id)?;
         let merchant_id = o.req_str("merchantId")?;
         if !merchant_exists {
-            return Err(ApiError::not_found(format!("merchantId {merchant_id} not found")));
+            return Err(ApiError::not_found(format!(
+                "merchantId {merchant_id} not found"
+            )));
         }
         let md5_key = o.opt_str("md5Key")?;
-        if let Some(k) = &md5_key {
-            if k.len() < 16 || k.len() > 128 {
-                return Err(ApiError::field("md5Key", "must be 16-128 characters"));
-            }
+        if let Some(k) = &md5_key
+            && (k.len() < 16 || k.len() > 128)
+        {
+            return Err(ApiError::field("md5Key", "must be 16-128 characters"));
         }
         let rsa = o.opt_str("rsaPublicKeyPem")?;
         if let Some(p) = &rsa {
@@ -464,7 +584,12 @@ impl Business {
             None => None,
             Some(list) => {
                 for ip in &list {
-                    parse_ip_rule(ip).ok_or_else(|| ApiError::field("ipAllowlist", format_args!("has an entry that is not an IP or CIDR: {ip}")))?;
+                    parse_ip_rule(ip).ok_or_else(|| {
+                        ApiError::field(
+                            "ipAllowlist",
+                            format_args!("has an entry that is not an IP or CIDR: {ip}"),
+                        )
+                    })?;
                 }
                 Some(list)
             }
@@ -493,14 +618,19 @@ impl Business {
         };
         match &self.ip_allowlist {
             None => true,
-            Some(list) => list.iter().filter_map(|r| parse_ip_rule(r)).any(|net| net.contains(&ip)),
+            Some(list) => list
+                .iter()
+                .filter_map(|r| parse_ip_rule(r))
+                .any(|net| net.contains(&ip)),
         }
     }
 }
 
 fn parse_ip_rule(s: &str) -> Option<ipnet::IpNet> {
     let s = s.trim();
-    s.parse::<ipnet::IpNet>().ok().or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 /// A top-up (SPEC §8): `amount` in yuan and an idempotency `reference`.
@@ -511,7 +641,10 @@ pub struct Topup {
 
 impl Topup {
     pub fn from_admin(o: &JsonObject<'_>) -> Result<Topup, ApiError> {
-        let t = Topup { amount: o.req_money("amount")?, reference: o.req_str("reference")? };
+        let t = Topup {
+            amount: o.req_money("amount")?,
+            reference: o.req_str("reference")?,
+        };
         max_len("reference", &t.reference, 128)?;
         Ok(t)
     }
@@ -519,5 +652,8 @@ impl Topup {
 
 /// The error for an object that exists but cannot be used by this caller.
 pub fn not_enabled(what: &str, id: &str) -> ApiError {
-    ApiError::new(Status::NotFound, format!("{what} {id} not found or not enabled for this business"))
+    ApiError::new(
+        Status::NotFound,
+        format!("{what} {id} not found or not enabled for this business"),
+    )
 }

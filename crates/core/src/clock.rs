@@ -24,7 +24,10 @@ pub fn shanghai_ymd(ms: i64) -> String {
 pub fn rfc3339(ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -43,6 +46,9 @@ mod tests {
         // 2021-08-12T15:59:59Z is still the 12th in Shanghai at 23:59:59; a second later the 13th.
         assert_eq!(shanghai_ymd(1_628_783_999_000), "20210812");
         assert_eq!(shanghai_ymd(1_628_784_000_000), "20210813");
-        assert_eq!(parse_rfc3339("2021-08-12T16:00:00Z"), Some(1_628_784_000_000));
+        assert_eq!(
+            parse_rfc3339("2021-08-12T16:00:00Z"),
+            Some(1_628_784_000_000)
+        );
     }
 }

@@ -37,7 +37,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: Status, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
     /// 40001 naming the field: `"<field> <what>"`.
     pub fn field(field: &str, what: impl fmt::Display) -> Self {
@@ -50,7 +53,10 @@ impl ApiError {
         ApiError::new(Status::NotFound, what)
     }
     pub fn internal() -> Self {
-        ApiError::new(Status::Internal, "internal error; nothing was charged unless a later query shows the order")
+        ApiError::new(
+            Status::Internal,
+            "internal error; nothing was charged unless a later query shows the order",
+        )
     }
 }
 

@@ -8,14 +8,20 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 /// sequence (64 random bits a day).
 pub fn order_code(now_ms: i64) -> String {
     let mut b = [0u8; 8];
-    SystemRandom::new().fill(&mut b).expect("the system RNG works");
+    SystemRandom::new()
+        .fill(&mut b)
+        .expect("the system RNG works");
     format!("RG{}{}", shanghai_ymd(now_ms), hex::encode_upper(b))
 }
 
 /// `mch_billno` = mch_id + yyyymmdd + 10 digits (28 characters for a 10-digit mch_id). `seq` is
 /// the order's unique row number, so no two orders can share one, whatever the day.
 pub fn mch_billno(mch_id: &str, created_ms: i64, seq: i64) -> String {
-    format!("{mch_id}{}{:010}", shanghai_ymd(created_ms), seq.rem_euclid(10_000_000_000))
+    format!(
+        "{mch_id}{}{:010}",
+        shanghai_ymd(created_ms),
+        seq.rem_euclid(10_000_000_000)
+    )
 }
 
 /// `out_request_no`, `out_biz_no` and `partner_trade_no`: the orderCode itself (letters and

@@ -34,13 +34,22 @@ fn json_error(e: &serde_json::Error) -> ApiError {
         let name = name.split(" at line").next().unwrap_or(name);
         return ApiError::field(name, "appears more than once in the body");
     }
-    ApiError::field("body", format_args!("is not valid JSON (line {}, column {})", e.line(), e.column()))
+    ApiError::field(
+        "body",
+        format_args!(
+            "is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
+    )
 }
 
 fn check_nested(raw: &str) -> Result<(), ApiError> {
     if raw.starts_with('{') || raw.starts_with('[') {
         let mut de = serde_json::Deserializer::from_str(raw);
-        NoDuplicates.deserialize(&mut de).map_err(|e| json_error(&e))?;
+        NoDuplicates
+            .deserialize(&mut de)
+            .map_err(|e| json_error(&e))?;
     }
     Ok(())
 }
@@ -123,7 +132,11 @@ impl<'de> Visitor<'de> for NoDuplicates {
 
 impl<'a> JsonObject<'a> {
     fn raw(&self, name: &str) -> Option<&'a RawValue> {
-        self.members.iter().find(|(n, _)| n == name).map(|(_, v)| *v).filter(|v| v.get() != "null")
+        self.members
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+            .filter(|v| v.get() != "null")
     }
 
     /// A string member; absent, null or empty is `None`.
@@ -131,7 +144,8 @@ impl<'a> JsonObject<'a> {
         match self.raw(name) {
             None => Ok(None),
             Some(v) => {
-                let s: String = serde_json::from_str(v.get()).map_err(|_| ApiError::field(name, "must be a string"))?;
+                let s: String = serde_json::from_str(v.get())
+                    .map_err(|_| ApiError::field(name, "must be a string"))?;
                 Ok(if s.is_empty() { None } else { Some(s) })
             }
         }
@@ -150,7 +164,9 @@ impl<'a> JsonObject<'a> {
                 if !(t.starts_with('-') || t.starts_with(|c: char| c.is_ascii_digit())) {
                     return Err(ApiError::field(name, "must be a number in yuan"));
                 }
-                Fen::parse_positive_yuan(t).map(Some).map_err(|e| ApiError::field(name, e))
+                Fen::parse_positive_yuan(t)
+                    .map(Some)
+                    .map_err(|e| ApiError::field(name, e))
             }
         }
     }
@@ -158,7 +174,14 @@ impl<'a> JsonObject<'a> {
     /// As `opt_money`, and zero is allowed (credit lines).
     pub fn opt_nonneg_money(&self, name: &str) -> Result<Option<Fen>, ApiError> {
         match self.raw(name) {
-            Some(v) if v.get().trim_start_matches('-').trim_start_matches(['0', '.']).is_empty() => Ok(Some(Fen::ZERO)),
+            Some(v)
+                if v.get()
+                    .trim_start_matches('-')
+                    .trim_start_matches(['0', '.'])
+                    .is_empty() =>
+            {
+                Ok(Some(Fen::ZERO))
+            }
             _ => self.opt_money(name),
         }
     }
@@ -176,7 +199,9 @@ impl<'a> JsonObject<'a> {
     pub fn opt_str_list(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
         match self.raw(name) {
             None => Ok(None),
-            Some(v) => serde_json::from_str(v.get()).map(Some).map_err(|_| ApiError::field(name, "must be a list of strings")),
+            Some(v) => serde_json::from_str(v.get())
+                .map(Some)
+                .map_err(|_| ApiError::field(name, "must be a list of strings")),
         }
     }
 
@@ -188,7 +213,11 @@ impl<'a> JsonObject<'a> {
     pub fn opt_i64(&self, name: &str) -> Result<Option<i64>, ApiError> {
         match self.raw(name) {
             None => Ok(None),
-            Some(v) => v.get().parse::<i64>().map(Some).map_err(|_| ApiError::field(name, "must be an integer")),
+            Some(v) => v
+                .get()
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ApiError::field(name, "must be an integer")),
         }
     }
 
@@ -203,13 +232,20 @@ mod tests {
 
     #[test]
     fn reads_members() {
-        let o = parse_object(br#"{"a":"x","spec":1.50,"n":null,"e":"","extra":{"z":[1,2]}}"#).unwrap();
+        let o =
+            parse_object(br#"{"a":"x","spec":1.50,"n":null,"e":"","extra":{"z":[1,2]}}"#).unwrap();
         assert_eq!(o.req_str("a").unwrap(), "x");
         assert_eq!(o.req_money("spec").unwrap(), Fen(150));
         assert_eq!(o.opt_str("n").unwrap(), None);
         assert_eq!(o.opt_str("e").unwrap(), None);
-        assert_eq!(o.req_str("missing").unwrap_err().message, "missing is required");
-        assert_eq!(o.req_str("spec").unwrap_err().message, "spec must be a string");
+        assert_eq!(
+            o.req_str("missing").unwrap_err().message,
+            "missing is required"
+        );
+        assert_eq!(
+            o.req_str("spec").unwrap_err().message,
+            "spec must be a string"
+        );
     }
 
     #[test]
@@ -226,7 +262,14 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_one_object() {
-        for body in [&b"[1]"[..], b"\"x\"", b"{", b"{} {}", b"{\"a\":1,}", b"\xff\xfe"] {
+        for body in [
+            &b"[1]"[..],
+            b"\"x\"",
+            b"{",
+            b"{} {}",
+            b"{\"a\":1,}",
+            b"\xff\xfe",
+        ] {
             let e = parse_object(body).err().unwrap();
             assert!(e.message.starts_with("body "), "{:?}", e.message);
         }
@@ -235,10 +278,25 @@ mod tests {
     #[test]
     fn money_must_be_a_number() {
         let o = parse_object(br#"{"s":"1.5","t":true,"u":1.234,"v":0,"w":-2}"#).unwrap();
-        assert_eq!(o.req_money("s").unwrap_err().message, "s must be a number in yuan");
-        assert_eq!(o.req_money("t").unwrap_err().message, "t must be a number in yuan");
-        assert_eq!(o.req_money("u").unwrap_err().message, "u must have at most 2 decimals");
-        assert_eq!(o.req_money("v").unwrap_err().message, "v must be greater than 0");
-        assert_eq!(o.req_money("w").unwrap_err().message, "w must be greater than 0");
+        assert_eq!(
+            o.req_money("s").unwrap_err().message,
+            "s must be a number in yuan"
+        );
+        assert_eq!(
+            o.req_money("t").unwrap_err().message,
+            "t must be a number in yuan"
+        );
+        assert_eq!(
+            o.req_money("u").unwrap_err().message,
+            "u must have at most 2 decimals"
+        );
+        assert_eq!(
+            o.req_money("v").unwrap_err().message,
+            "v must be greater than 0"
+        );
+        assert_eq!(
+            o.req_money("w").unwrap_err().message,
+            "w must be greater than 0"
+        );
     }
 }

@@ -25,8 +25,13 @@ pub fn pem_decode(pem: &str) -> Result<(String, Vec<u8>), KeyError> {
     let label_end = rest.find("-----").ok_or(KeyError::NotPem)?;
     let label = rest[..label_end].to_string();
     let body_and_end = &rest[label_end + 5..];
-    let end = body_and_end.find(&format!("-----END {label}-----")).ok_or(KeyError::NotPem)?;
-    let b64: String = body_and_end[..end].chars().filter(|c| !c.is_whitespace()).collect();
+    let end = body_and_end
+        .find(&format!("-----END {label}-----"))
+        .ok_or(KeyError::NotPem)?;
+    let b64: String = body_and_end[..end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     let der = B64.decode(b64).map_err(|_| KeyError::NotPem)?;
     Ok((label, der))
 }
@@ -69,7 +74,8 @@ impl RsaPublicKey {
         if bits < 2048 {
             return Err(KeyError::TooShort);
         }
-        let key = ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &der).map_err(|_| KeyError::NotRsa)?;
+        let key = ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &der)
+            .map_err(|_| KeyError::NotRsa)?;
         Ok(RsaPublicKey { key })
     }
 
@@ -120,19 +126,31 @@ impl RsaPrivateKey {
         let kp = KeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::NotRsa)?;
         let private = kp.as_der().map_err(|_| KeyError::NotRsa)?;
         let public = kp.public_key().as_der().map_err(|_| KeyError::NotRsa)?;
-        Ok((pem_encode("PRIVATE KEY", private.as_ref()), pem_encode("PUBLIC KEY", public.as_ref())))
+        Ok((
+            pem_encode("PRIVATE KEY", private.as_ref()),
+            pem_encode("PUBLIC KEY", public.as_ref()),
+        ))
     }
 
     /// The public half as SubjectPublicKeyInfo PEM.
     pub fn public_pem(&self) -> String {
-        let der = self.key.public_key().as_der().expect("an RSA public key encodes");
+        let der = self
+            .key
+            .public_key()
+            .as_der()
+            .expect("an RSA public key encodes");
         pem_encode("PUBLIC KEY", der.as_ref())
     }
 
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
         let mut sig = vec![0; self.key.public_modulus_len()];
         self.key
-            .sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), msg, &mut sig)
+            .sign(
+                &signature::RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                msg,
+                &mut sig,
+            )
             .expect("RSA signing with a valid key does not fail");
         sig
     }
@@ -162,7 +180,10 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_public_key() {
-        assert_eq!(RsaPublicKey::from_pem("hello").unwrap_err(), KeyError::NotPem);
+        assert_eq!(
+            RsaPublicKey::from_pem("hello").unwrap_err(),
+            KeyError::NotPem
+        );
         assert_eq!(RsaPublicKey::from_pem(PRIV).unwrap_err(), KeyError::NotRsa);
     }
 }

@@ -154,7 +154,10 @@ mod tests {
         assert_eq!(Fen::parse_yuan("1.505"), Err(MoneyError::TooManyDecimals));
         assert_eq!(Fen::parse_yuan("1e-3"), Err(MoneyError::TooManyDecimals));
         assert_eq!(Fen::parse_yuan("-1"), Err(MoneyError::NotPositive));
-        assert_eq!(Fen::parse_positive_yuan("0.00"), Err(MoneyError::NotPositive));
+        assert_eq!(
+            Fen::parse_positive_yuan("0.00"),
+            Err(MoneyError::NotPositive)
+        );
         assert_eq!(Fen::parse_yuan("1e30"), Err(MoneyError::TooLarge));
         assert_eq!(Fen::parse_yuan("\"1\""), Err(MoneyError::NotANumber));
         assert_eq!(Fen::parse_yuan("1."), Err(MoneyError::NotANumber));
@@ -163,7 +166,14 @@ mod tests {
 
     #[test]
     fn prints_yuan() {
-        for (f, s) in [(150, "1.5"), (17500, "175"), (1, "0.01"), (460, "4.6"), (-3, "-0.03"), (0, "0")] {
+        for (f, s) in [
+            (150, "1.5"),
+            (17500, "175"),
+            (1, "0.01"),
+            (460, "4.6"),
+            (-3, "-0.03"),
+            (0, "0"),
+        ] {
             assert_eq!(Fen(f).yuan_text(), s);
             assert_eq!(Fen(f).to_json().get(), s);
         }

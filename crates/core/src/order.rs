@@ -24,9 +24,14 @@ impl ProductType {
         }
     }
     pub fn parse(s: &str) -> Option<ProductType> {
-        [ProductType::RedPacket, ProductType::WechatCoupon, ProductType::AlipayCoupon, ProductType::WechatTransfer]
-            .into_iter()
-            .find(|t| t.as_str() == s)
+        [
+            ProductType::RedPacket,
+            ProductType::WechatCoupon,
+            ProductType::AlipayCoupon,
+            ProductType::WechatTransfer,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
     }
 }
 
@@ -41,8 +46,13 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 5] =
-        [OrderStatus::Processing, OrderStatus::Success, OrderStatus::Failed, OrderStatus::Received, OrderStatus::Refunded];
+    pub const ALL: [OrderStatus; 5] = [
+        OrderStatus::Processing,
+        OrderStatus::Success,
+        OrderStatus::Failed,
+        OrderStatus::Received,
+        OrderStatus::Refunded,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Processing => "PROCESSING",
@@ -57,7 +67,10 @@ impl OrderStatus {
     }
     /// No further change can come.
     pub fn is_final(self) -> bool {
-        matches!(self, OrderStatus::Failed | OrderStatus::Received | OrderStatus::Refunded)
+        matches!(
+            self,
+            OrderStatus::Failed | OrderStatus::Received | OrderStatus::Refunded
+        )
     }
 }
 
@@ -156,7 +169,10 @@ pub fn price_red_packet(spec: Fen, t: &Template) -> Result<Fen, ApiError> {
     if spec < t.min_spec || spec > t.max_spec {
         return Err(ApiError::new(
             Status::OutOfLimits,
-            format!("spec must be between {} and {} yuan for template {}", t.min_spec, t.max_spec, t.id),
+            format!(
+                "spec must be between {} and {} yuan for template {}",
+                t.min_spec, t.max_spec, t.id
+            ),
         ));
     }
     Ok(Fen(spec.0 + spec.fee_bp(t.fee_rate_bp).0))
@@ -165,10 +181,16 @@ pub fn price_red_packet(spec: Fen, t: &Template) -> Result<Fen, ApiError> {
 /// Settlement for a WeChat 零钱 transfer: `spec` ≥ 0.3 yuan, plus the product's fee.
 pub fn price_transfer(spec: Fen, p: &Product) -> Result<Fen, ApiError> {
     if spec < MIN_TRANSFER {
-        return Err(ApiError::new(Status::OutOfLimits, "spec must be at least 0.3 yuan for a WeChat transfer"));
+        return Err(ApiError::new(
+            Status::OutOfLimits,
+            "spec must be at least 0.3 yuan for a WeChat transfer",
+        ));
     }
-    if spec.0 > 20_000_00 {
-        return Err(ApiError::new(Status::OutOfLimits, "spec must be at most 20000 yuan for a WeChat transfer"));
+    if spec.0 > 2_000_000 {
+        return Err(ApiError::new(
+            Status::OutOfLimits,
+            "spec must be at most 20000 yuan for a WeChat transfer",
+        ));
     }
     Ok(Fen(spec.0 + spec.fee_bp(p.fee_rate_bp.unwrap_or(0)).0))
 }
@@ -176,15 +198,25 @@ pub fn price_transfer(spec: Fen, p: &Product) -> Result<Fen, ApiError> {
 /// Settlement for a coupon: the product's fixed price, if the activity is on at `now_ms`.
 pub fn price_coupon(p: &Product, a: &Activity, now_ms: i64) -> Result<Fen, ApiError> {
     if a.product_code != p.code {
-        return Err(ApiError::not_found(format!("activityId {} is not an activity of productCode {}", a.id, p.code)));
+        return Err(ApiError::not_found(format!(
+            "activityId {} is not an activity of productCode {}",
+            a.id, p.code
+        )));
     }
     if a.starts_at.is_some_and(|s| now_ms < s) {
-        return Err(ApiError::new(Status::OutOfLimits, format!("activityId {} has not started", a.id)));
+        return Err(ApiError::new(
+            Status::OutOfLimits,
+            format!("activityId {} has not started", a.id),
+        ));
     }
     if a.ends_at.is_some_and(|e| now_ms >= e) {
-        return Err(ApiError::new(Status::OutOfLimits, format!("activityId {} has expired", a.id)));
+        return Err(ApiError::new(
+            Status::OutOfLimits,
+            format!("activityId {} has expired", a.id),
+        ));
     }
-    p.price.ok_or_else(|| ApiError::not_found(format!("productCode {} has no price", p.code)))
+    p.price
+        .ok_or_else(|| ApiError::not_found(format!("productCode {} has no price", p.code)))
 }
 
 /// The product kind a coupon or transfer endpoint needs.
@@ -204,16 +236,30 @@ mod tests {
 
     #[test]
     fn every_transition() {
-        let events = [Event::Delivered, Event::Failed, Event::Received, Event::Refunded];
-        for pt in [ProductType::RedPacket, ProductType::WechatCoupon, ProductType::AlipayCoupon, ProductType::WechatTransfer] {
+        let events = [
+            Event::Delivered,
+            Event::Failed,
+            Event::Received,
+            Event::Refunded,
+        ];
+        for pt in [
+            ProductType::RedPacket,
+            ProductType::WechatCoupon,
+            ProductType::AlipayCoupon,
+            ProductType::WechatTransfer,
+        ] {
             for from in OrderStatus::ALL {
                 for ev in events {
                     let got = transition(from, ev, pt).ok().map(|x| x.0);
                     let want = match (from, ev) {
                         (Processing, Event::Delivered) => Some(Success),
                         (Processing, Event::Failed) => Some(Failed),
-                        (Success, Event::Received) if pt == ProductType::RedPacket => Some(Received),
-                        (Success, Event::Refunded) if pt == ProductType::RedPacket => Some(Refunded),
+                        (Success, Event::Received) if pt == ProductType::RedPacket => {
+                            Some(Received)
+                        }
+                        (Success, Event::Refunded) if pt == ProductType::RedPacket => {
+                            Some(Refunded)
+                        }
                         _ => None,
                     };
                     assert_eq!(got, want, "{from:?} {ev:?} {pt:?}");
@@ -224,7 +270,13 @@ mod tests {
 
     #[test]
     fn postings_balance() {
-        for k in [PostingKind::Topup, PostingKind::Hold, PostingKind::Capture, PostingKind::Release, PostingKind::Refund] {
+        for k in [
+            PostingKind::Topup,
+            PostingKind::Hold,
+            PostingKind::Capture,
+            PostingKind::Release,
+            PostingKind::Refund,
+        ] {
             let (a, b) = k.accounts();
             assert_ne!(a, b);
         }

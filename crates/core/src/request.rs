@@ -19,19 +19,31 @@ pub fn parse_caller(o: &JsonObject<'_>, header_business_id: &str) -> Result<Call
     let merchant_id = o.req_str("merchantId")?;
     let business_id = o.req_str("businessId")?;
     if business_id != header_business_id {
-        return Err(ApiError::field("businessId", "must equal the businessId header"));
+        return Err(ApiError::field(
+            "businessId",
+            "must equal the businessId header",
+        ));
     }
     bounded("merchantId", &merchant_id, 64)?;
-    Ok(Caller { merchant_id, business_id })
+    Ok(Caller {
+        merchant_id,
+        business_id,
+    })
 }
 
 fn bounded(field: &str, v: &str, max: usize) -> Result<(), ApiError> {
     let n = v.chars().count();
     if n == 0 || n > max {
-        return Err(ApiError::field(field, format_args!("must be 1-{max} characters")));
+        return Err(ApiError::field(
+            field,
+            format_args!("must be 1-{max} characters"),
+        ));
     }
     if v.chars().any(char::is_control) {
-        return Err(ApiError::field(field, "must not contain control characters"));
+        return Err(ApiError::field(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -55,11 +67,18 @@ pub struct CreateOrder {
 
 fn mobile_ok(m: &str) -> bool {
     let b = m.as_bytes();
-    b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && b.iter().all(u8::is_ascii_digit)
+    b.len() == 11
+        && b[0] == b'1'
+        && (b'3'..=b'9').contains(&b[1])
+        && b.iter().all(u8::is_ascii_digit)
 }
 
 impl CreateOrder {
-    pub fn parse(t: ProductType, o: &JsonObject<'_>, header_business_id: &str) -> Result<CreateOrder, ApiError> {
+    pub fn parse(
+        t: ProductType,
+        o: &JsonObject<'_>,
+        header_business_id: &str,
+    ) -> Result<CreateOrder, ApiError> {
         let caller = parse_caller(o, header_business_id)?;
         let req = |f: &str| -> Result<String, ApiError> { o.req_str(f) };
         let biz_code = req("bizCode")?;
@@ -105,7 +124,10 @@ impl CreateOrder {
             c.app_id = o.opt_str("appId")?;
         }
         if let Some(u) = o.opt_str("callbackUrl")? {
-            c.callback_url = Some(normalize_url(&u).ok_or_else(|| ApiError::field("callbackUrl", "must be an http(s) URL"))?);
+            c.callback_url = Some(
+                normalize_url(&u)
+                    .ok_or_else(|| ApiError::field("callbackUrl", "must be an http(s) URL"))?,
+            );
         }
         for (f, v, max) in [
             ("templateId", &c.template_id, 64),
@@ -119,10 +141,13 @@ impl CreateOrder {
                 bounded(f, v, max)?;
             }
         }
-        if let Some(m) = &c.mobile {
-            if !mobile_ok(m) {
-                return Err(ApiError::field("mobile", "must be a mainland mobile number (11 digits, 1[3-9]…)"));
-            }
+        if let Some(m) = &c.mobile
+            && !mobile_ok(m)
+        {
+            return Err(ApiError::field(
+                "mobile",
+                "must be a mainland mobile number (11 digits, 1[3-9]…)",
+            ));
         }
         Ok(c)
     }
@@ -188,8 +213,15 @@ mod tests {
     fn red_packet() {
         let c = parse(ProductType::RedPacket, r#"{"merchantId":"M","businessId":"B","templateId":"T","openId":"o","spec":1.5,"bizCode":"x","callbackUrl":"www.example.com/cb","extra":1}"#).unwrap();
         assert_eq!(c.spec, Some(Fen(150)));
-        assert_eq!(c.callback_url.as_deref(), Some("https://www.example.com/cb"));
-        let e = parse(ProductType::RedPacket, r#"{"merchantId":"M","businessId":"B","templateId":"T","spec":1.5,"bizCode":"x"}"#).unwrap_err();
+        assert_eq!(
+            c.callback_url.as_deref(),
+            Some("https://www.example.com/cb")
+        );
+        let e = parse(
+            ProductType::RedPacket,
+            r#"{"merchantId":"M","businessId":"B","templateId":"T","spec":1.5,"bizCode":"x"}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.message, "openId is required");
         let e = parse(ProductType::RedPacket, r#"{"merchantId":"M","businessId":"C","templateId":"T","openId":"o","spec":1.5,"bizCode":"x"}"#).unwrap_err();
         assert!(e.message.starts_with("businessId"));

@@ -38,18 +38,6 @@ impl fmt::Display for Secret {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn never_prints_itself() {
-        let s = Secret::new("192006250b4c09247ec02edce69f6a2d");
-        assert_eq!(format!("{s:?} {s}"), "Secret(****) ****");
-        assert_eq!(s.masked(), "****6a2d");
-        assert_eq!(Secret::new("-----BEGIN PRIVATE KEY-----\nabc").masked(), "****");
-    }
-}
-
 /// Serialization shows only the mask: an object holding secrets can be answered safely. Storage
 /// uses [`expose`] on each secret field explicitly.
 impl serde::Serialize for Secret {
@@ -69,5 +57,20 @@ pub fn expose<S: serde::Serializer>(v: &Option<Secret>, s: S) -> Result<S::Ok, S
     match v {
         Some(x) => s.serialize_some(x.expose()),
         None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn never_prints_itself() {
+        let s = Secret::new("192006250b4c09247ec02edce69f6a2d");
+        assert_eq!(format!("{s:?} {s}"), "Secret(****) ****");
+        assert_eq!(s.masked(), "****6a2d");
+        assert_eq!(
+            Secret::new("-----BEGIN PRIVATE KEY-----\nabc").masked(),
+            "****"
+        );
     }
 }

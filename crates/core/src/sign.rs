@@ -25,7 +25,10 @@ impl SignType {
             "" => Ok(SignType::Sha256Rsa),
             s if s.eq_ignore_ascii_case("MD5") => Ok(SignType::Md5),
             s if s.eq_ignore_ascii_case("SHA256-RSA") => Ok(SignType::Sha256Rsa),
-            _ => Err(ApiError::new(Status::UnsupportedSignType, "signType must be SHA256-RSA or MD5")),
+            _ => Err(ApiError::new(
+                Status::UnsupportedSignType,
+                "signType must be SHA256-RSA or MD5",
+            )),
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -111,15 +114,28 @@ pub fn check_timestamp(ts: &str, now_ms: i64) -> Result<i64, ApiError> {
         .parse()
         .map_err(|_| ApiError::field("timestamp", "must be epoch milliseconds"))?;
     if (t - now_ms).abs() > TIMESTAMP_WINDOW_MS {
-        return Err(ApiError::new(Status::StaleTimestamp, "timestamp is outside ±5 minutes of server time"));
+        return Err(ApiError::new(
+            Status::StaleTimestamp,
+            "timestamp is outside ±5 minutes of server time",
+        ));
     }
     Ok(t)
 }
 
 /// The `nonce` header: 1–64 characters of `[A-Za-z0-9_-]`.
 pub fn check_nonce(nonce: &str) -> Result<(), ApiError> {
-    let ok = (1..=64).contains(&nonce.len()) && nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok { Ok(()) } else { Err(ApiError::field("nonce", "must be 1-64 characters of A-Z a-z 0-9 _ -")) }
+    let ok = (1..=64).contains(&nonce.len())
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            "nonce",
+            "must be 1-64 characters of A-Z a-z 0-9 _ -",
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -155,9 +171,16 @@ mod tests {
 
     #[test]
     fn vector_2_rsa_and_md5() {
-        let h = AuthHeaders { business_id: "194", nonce: "5K8264ILTKCH16CQ", timestamp: "1628757969177", sign_type: None };
+        let h = AuthHeaders {
+            business_id: "194",
+            nonce: "5K8264ILTKCH16CQ",
+            timestamp: "1628757969177",
+            sign_type: None,
+        };
         let s = string_to_sign(&h, V2_BODY.as_bytes());
-        assert!(s.starts_with(b"businessId=194&nonce=5K8264ILTKCH16CQ&timestamp=1628757969177{\"merchantId\""));
+        assert!(s.starts_with(
+            b"businessId=194&nonce=5K8264ILTKCH16CQ&timestamp=1628757969177{\"merchantId\""
+        ));
         let key = RsaPrivateKey::from_pem(PRIV).unwrap();
         assert_eq!(key.sign_b64(&s), V2_SIGN, "PKCS#1 v1.5 is deterministic");
         let public = RsaPublicKey::from_pem(PUB).unwrap();
@@ -170,18 +193,40 @@ mod tests {
 
     #[test]
     fn empty_sign_type_is_left_out() {
-        let a = AuthHeaders { business_id: "1", nonce: "n", timestamp: "2", sign_type: Some("") };
-        assert_eq!(string_to_sign(&a, b"{}"), b"businessId=1&nonce=n&timestamp=2{}");
+        let a = AuthHeaders {
+            business_id: "1",
+            nonce: "n",
+            timestamp: "2",
+            sign_type: Some(""),
+        };
+        assert_eq!(
+            string_to_sign(&a, b"{}"),
+            b"businessId=1&nonce=n&timestamp=2{}"
+        );
     }
 
     #[test]
     fn header_rules() {
         assert_eq!(SignType::parse(None), Ok(SignType::Sha256Rsa));
         assert_eq!(SignType::parse(Some("md5")), Ok(SignType::Md5));
-        assert_eq!(SignType::parse(Some("HMAC")).unwrap_err().status, Status::UnsupportedSignType);
-        assert_eq!(check_timestamp("1000", 1000 + TIMESTAMP_WINDOW_MS), Ok(1000));
-        assert_eq!(check_timestamp("999", 1000 + TIMESTAMP_WINDOW_MS).unwrap_err().status, Status::StaleTimestamp);
-        assert_eq!(check_timestamp("abc", 0).unwrap_err().status, Status::InvalidParam);
+        assert_eq!(
+            SignType::parse(Some("HMAC")).unwrap_err().status,
+            Status::UnsupportedSignType
+        );
+        assert_eq!(
+            check_timestamp("1000", 1000 + TIMESTAMP_WINDOW_MS),
+            Ok(1000)
+        );
+        assert_eq!(
+            check_timestamp("999", 1000 + TIMESTAMP_WINDOW_MS)
+                .unwrap_err()
+                .status,
+            Status::StaleTimestamp
+        );
+        assert_eq!(
+            check_timestamp("abc", 0).unwrap_err().status,
+            Status::InvalidParam
+        );
         assert!(check_nonce("24bc2c17-0fef_AZ").is_ok());
         assert!(check_nonce("").is_err());
         assert!(check_nonce(&"a".repeat(65)).is_err());

@@ -11,7 +11,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Router, body::Body};
-use rewardgate_core::catalog::{self, Activity, Business, ChannelAccount, Merchant, Product, Template, Topup};
+use rewardgate_core::catalog::{
+    self, Activity, Business, ChannelAccount, Merchant, Product, Template, Topup,
+};
 use rewardgate_core::json::{JsonObject, parse_object};
 use rewardgate_core::{ApiError, Status, clock};
 use rewardgate_store::{OrderFilter, TopupOutcome, ops};
@@ -21,7 +23,10 @@ use subtle::ConstantTimeEq;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/channel-accounts/{id}", get(get_one).put(put_channel_account))
+        .route(
+            "/channel-accounts/{id}",
+            get(get_one).put(put_channel_account),
+        )
         .route("/templates/{id}", get(get_one).put(put_template))
         .route("/products/{id}", get(get_one).put(put_product))
         .route("/activities/{id}", get(get_one).put(put_activity))
@@ -38,7 +43,10 @@ pub fn routes() -> Router<AppState> {
 /// token is configured (the admin API is off).
 pub async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let Some(token) = &s.admin_token else {
-        return http_error(StatusCode::NOT_FOUND, "the admin API is off: set RG_ADMIN_TOKEN");
+        return http_error(
+            StatusCode::NOT_FOUND,
+            "the admin API is off: set RG_ADMIN_TOKEN",
+        );
     };
     let given = req
         .headers()
@@ -53,7 +61,11 @@ pub async fn require_token(State(s): State<AppState>, req: Request, next: Next) 
 }
 
 fn kind_of(path: &str) -> Option<&'static str> {
-    let seg = path.trim_start_matches("/admin/v1/").split('/').next()?;
+    let seg = path
+        .trim_start_matches("/admin/v1")
+        .trim_start_matches('/')
+        .split('/')
+        .next()?;
     Some(match seg {
         "channel-accounts" => "channel_account",
         "templates" => "template",
@@ -65,9 +77,16 @@ fn kind_of(path: &str) -> Option<&'static str> {
     })
 }
 
-async fn get_one(State(s): State<AppState>, Path(id): Path<String>, uri: axum::http::Uri) -> ApiResult {
+async fn get_one(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+) -> ApiResult {
     let kind = kind_of(uri.path()).ok_or_else(|| ApiError::not_found("unknown collection"))?;
-    let v: Value = s.catalog(kind, &id).await?.ok_or_else(|| ApiError::not_found(format!("{id} not found")))?;
+    let v: Value = s
+        .catalog(kind, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{id} not found")))?;
     Ok(ok(catalog::view(&v)))
 }
 
@@ -77,17 +96,28 @@ async fn admin_body(req: Request) -> Result<axum::body::Bytes, Response> {
     read_json_body(&parts.headers, body, false).await
 }
 
-async fn store_object<T: serde::Serialize>(s: &AppState, kind: &'static str, id: &str, obj: &T) -> Result<(), Refusal> {
+async fn store_object<T: serde::Serialize>(
+    s: &AppState,
+    kind: &'static str,
+    id: &str,
+    obj: &T,
+) -> Result<(), Refusal> {
     let data = serde_json::to_string(obj).map_err(|_| ApiError::internal())?;
     let (id, now) = (id.to_string(), clock::now_ms());
-    s.store.write(move |db| ops::put_catalog(db, kind, &id, &data, now)).await?;
+    s.store
+        .write(move |db| ops::put_catalog(db, kind, &id, &data, now))
+        .await?;
     tracing::info!(kind, "catalogue object stored");
     Ok(())
 }
 
 macro_rules! put_handler {
     ($name:ident, $kind:literal, |$s:ident, $id:ident, $o:ident| $build:expr) => {
-        async fn $name(State($s): State<AppState>, Path($id): Path<String>, req: Request) -> Response {
+        async fn $name(
+            State($s): State<AppState>,
+            Path($id): Path<String>,
+            req: Request,
+        ) -> Response {
             let bytes = match admin_body(req).await {
                 Ok(b) => b,
                 Err(r) => return r,
@@ -104,8 +134,12 @@ macro_rules! put_handler {
     };
 }
 
-put_handler!(put_channel_account, "channel_account", |s, id, o| ChannelAccount::from_admin(&id, &o)?);
-put_handler!(put_merchant, "merchant", |s, id, o| Merchant::from_admin(&id, &o)?);
+put_handler!(put_channel_account, "channel_account", |s, id, o| {
+    ChannelAccount::from_admin(&id, &o)?
+});
+put_handler!(put_merchant, "merchant", |s, id, o| Merchant::from_admin(
+    &id, &o
+)?);
 put_handler!(put_template, "template", |s, id, o| {
     let ch = referenced::<ChannelAccount>(&s, "channel_account", &o, "channelAccountId").await?;
     Template::from_admin(&id, &o, ch.as_ref())?
@@ -158,7 +192,9 @@ async fn put_business(State(s): State<AppState>, Path(id): Path<String>, req: Re
 }
 
 async fn known_business(s: &AppState, id: &str) -> Result<Business, ApiError> {
-    s.catalog::<Business>("business", id).await?.ok_or_else(|| ApiError::not_found(format!("businessId {id} not found")))
+    s.catalog::<Business>("business", id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("businessId {id} not found")))
 }
 
 fn balance_json(b: &rewardgate_store::Balance) -> Value {
@@ -175,14 +211,21 @@ async fn topup(State(s): State<AppState>, Path(id): Path<String>, req: Request) 
         let t = Topup::from_admin(&o)?;
         known_business(&s, &id).await?;
         let (bid, now) = (id.clone(), clock::now_ms());
-        let out = s.store.write(move |db| ops::topup(db, &bid, t.amount, &t.reference, now)).await?;
+        let out = s
+            .store
+            .write(move |db| ops::topup(db, &bid, t.amount, &t.reference, now))
+            .await?;
         match out {
             TopupOutcome::Applied(b) => {
                 tracing::info!(business_id = %id, "top-up applied");
                 Ok(ok(balance_json(&b)))
             }
             TopupOutcome::AlreadyApplied(b) => Ok(ok(balance_json(&b))),
-            TopupOutcome::Conflict => Err(ApiError::new(Status::BizCodeConflict, "reference was already used with a different amount").into()),
+            TopupOutcome::Conflict => Err(ApiError::new(
+                Status::BizCodeConflict,
+                "reference was already used with a different amount",
+            )
+            .into()),
         }
     }
     .await;
@@ -205,18 +248,29 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-async fn list_orders(State(s): State<AppState>, q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+async fn list_orders(
+    State(s): State<AppState>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
     let Query(q) = q.map_err(|e| ApiError::field("query", e.body_text()))?;
     let limit = match q.limit.as_deref().filter(|l| !l.is_empty()) {
         None => 50,
-        Some(l) => l.parse::<i64>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| ApiError::field("limit", "must be 1-1000"))?,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::field("limit", "must be 1-1000"))?,
     };
     if let Some(st) = q.status.as_deref().filter(|x| !x.is_empty()) {
-        rewardgate_core::order::OrderStatus::parse(st).ok_or_else(|| ApiError::field("status", "is not an order status"))?;
+        rewardgate_core::order::OrderStatus::parse(st)
+            .ok_or_else(|| ApiError::field("status", "is not an order status"))?;
     }
     let before_id = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
-        Some(c) => Some(c.parse::<i64>().map_err(|_| ApiError::field("cursor", "is not a cursor from a previous page"))?),
+        Some(c) => Some(
+            c.parse::<i64>()
+                .map_err(|_| ApiError::field("cursor", "is not a cursor from a previous page"))?,
+        ),
     };
     let f = OrderFilter {
         merchant_id: q.merchant_id.filter(|x| !x.is_empty()),
@@ -226,12 +280,22 @@ async fn list_orders(State(s): State<AppState>, q: Result<Query<ListQuery>, axum
         before_id,
     };
     let items = s.store.read(move |db| ops::list_orders(db, &f)).await?;
-    let next = if items.len() as i64 == limit { items.last().map(|o| o.id.to_string()) } else { None };
-    Ok(ok(json!({"items": items.iter().map(admin_order_view).collect::<Vec<_>>(), "nextCursor": next})))
+    let next = if items.len() as i64 == limit {
+        items.last().map(|o| o.id.to_string())
+    } else {
+        None
+    };
+    Ok(ok(
+        json!({"items": items.iter().map(admin_order_view).collect::<Vec<_>>(), "nextCursor": next}),
+    ))
 }
 
 async fn show_order(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult {
-    let o = s.store.order_by_code(code.clone()).await?.ok_or_else(|| ApiError::not_found(format!("order {code} not found")))?;
+    let o = s
+        .store
+        .order_by_code(code.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {code} not found")))?;
     let id = o.id;
     let postings = s.store.read(move |db| ops::order_postings(db, id)).await?;
     let mut v = admin_order_view(&o);
@@ -247,5 +311,7 @@ async fn show_order(State(s): State<AppState>, Path(code): Path<String>) -> ApiR
 
 async fn ledger(State(s): State<AppState>) -> ApiResult {
     let c = s.store.ledger_check().await?;
-    Ok(ok(json!({"sum": c.sum, "postings": c.postings, "mismatchedAccounts": c.mismatched_accounts, "balanced": c.sum == 0 && c.mismatched_accounts.is_empty()})))
+    Ok(ok(
+        json!({"sum": c.sum, "postings": c.postings, "mismatchedAccounts": c.mismatched_accounts, "balanced": c.sum == 0 && c.mismatched_accounts.is_empty()}),
+    ))
 }

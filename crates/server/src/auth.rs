@@ -18,15 +18,25 @@ pub struct Verified {
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
     match h.get(name) {
         None => Ok(None),
-        Some(v) => v.to_str().map(Some).map_err(|_| ApiError::field(name, "header must be ASCII")),
+        Some(v) => v
+            .to_str()
+            .map(Some)
+            .map_err(|_| ApiError::field(name, "header must be ASCII")),
     }
 }
 
 fn required<'a>(h: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
-    header(h, name)?.filter(|v| !v.is_empty()).ok_or_else(|| ApiError::field(name, "header is required"))
+    header(h, name)?
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::field(name, "header is required"))
 }
 
-pub async fn verify(state: &AppState, headers: &HeaderMap, body: &[u8], peer: IpAddr) -> Result<Verified, ApiError> {
+pub async fn verify(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    peer: IpAddr,
+) -> Result<Verified, ApiError> {
     let business_id = required(headers, "businessId")?;
     let nonce = required(headers, "nonce")?;
     let timestamp = required(headers, "timestamp")?;
@@ -38,23 +48,47 @@ pub async fn verify(state: &AppState, headers: &HeaderMap, body: &[u8], peer: Ip
         .business_auth(business_id)
         .await?
         .filter(|a| a.business.enabled)
-        .ok_or_else(|| ApiError::new(Status::UnknownBusiness, "businessId is unknown or disabled"))?;
+        .ok_or_else(|| {
+            ApiError::new(Status::UnknownBusiness, "businessId is unknown or disabled")
+        })?;
     if !auth.business.ip_allowed(peer) {
-        return Err(ApiError::new(Status::IpNotAllowed, format!("caller IP {peer} is not on the business's allow-list")));
+        return Err(ApiError::new(
+            Status::IpNotAllowed,
+            format!("caller IP {peer} is not on the business's allow-list"),
+        ));
     }
-    let h = AuthHeaders { business_id, nonce, timestamp, sign_type: sign_type_header };
+    let h = AuthHeaders {
+        business_id,
+        nonce,
+        timestamp,
+        sign_type: sign_type_header,
+    };
     let s = sign::string_to_sign(&h, body);
     let verifier = match sign_type {
-        SignType::Md5 => auth.business.md5_key.as_ref().map(|k| Verifier::Md5(k.expose())),
+        SignType::Md5 => auth
+            .business
+            .md5_key
+            .as_ref()
+            .map(|k| Verifier::Md5(k.expose())),
         SignType::Sha256Rsa => auth.rsa.as_ref().map(Verifier::Rsa),
     }
     .ok_or_else(|| {
-        ApiError::new(Status::BadSignature, format!("the business has no key for signType {}", sign_type.as_str()))
+        ApiError::new(
+            Status::BadSignature,
+            format!(
+                "the business has no key for signType {}",
+                sign_type.as_str()
+            ),
+        )
     })?;
     if !sign::verify(verifier, &s, sign_value) {
         return Err(ApiError::new(Status::BadSignature, "sign is invalid"));
     }
     let now = clock::now_ms();
     sign::check_timestamp(timestamp, now)?;
-    Ok(Verified { auth: auth.clone(), nonce: nonce.to_string(), now })
+    Ok(Verified {
+        auth: auth.clone(),
+        nonce: nonce.to_string(),
+        now,
+    })
 }

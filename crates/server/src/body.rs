@@ -11,14 +11,29 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// Whether the content type is JSON (`application/json`, with any parameters); Rabbitpre's seed
 /// also sends `application/jsonxml`.
 pub fn is_json(headers: &HeaderMap, allow_jsonxml: bool) -> bool {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (allow_jsonxml && mime == "application/jsonxml")
 }
 
-pub async fn read_json_body(headers: &HeaderMap, body: Body, allow_jsonxml: bool) -> Result<Bytes, Response> {
+pub async fn read_json_body(
+    headers: &HeaderMap,
+    body: Body,
+    allow_jsonxml: bool,
+) -> Result<Bytes, Response> {
     if !is_json(headers, allow_jsonxml) {
-        return Err(http_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json"));
+        return Err(http_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        ));
     }
     axum::body::to_bytes(body, MAX_BODY)
         .await

@@ -13,7 +13,12 @@ pub struct Envelope<T: Serialize> {
 }
 
 pub fn ok<T: Serialize>(data: T) -> Response {
-    axum::Json(Envelope { status: 200, message: "success".into(), data: Some(data) }).into_response()
+    axum::Json(Envelope {
+        status: 200,
+        message: "success".into(),
+        data: Some(data),
+    })
+    .into_response()
 }
 
 /// An `ApiError` answered as HTTP 200 with its status in the envelope.
@@ -39,13 +44,22 @@ impl IntoResponse for Refusal {
         } else {
             tracing::debug!(status = self.0.status.code(), message = %self.0.message, "refused");
         }
-        axum::Json(Envelope::<()> { status: self.0.status.code(), message: self.0.message, data: None }).into_response()
+        axum::Json(Envelope::<()> {
+            status: self.0.status.code(),
+            message: self.0.message,
+            data: None,
+        })
+        .into_response()
     }
 }
 
 /// For what never reached the API logic: a non-200 HTTP code, still with the envelope.
 pub fn http_error(code: StatusCode, message: &str) -> Response {
-    let body = Envelope::<()> { status: code.as_u16() as u32, message: message.into(), data: None };
+    let body = Envelope::<()> {
+        status: code.as_u16() as u32,
+        message: message.into(),
+        data: None,
+    };
     (code, axum::Json(body)).into_response()
 }
 

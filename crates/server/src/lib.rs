@@ -47,19 +47,36 @@ impl Default for Config {
 }
 
 pub fn router(state: AppState) -> Router {
-    let admin = admin::routes().layer(middleware::from_fn_with_state(state.clone(), admin::require_token));
+    let admin = admin::routes().layer(middleware::from_fn_with_state(
+        state.clone(),
+        admin::require_token,
+    ));
     Router::new()
         .route("/v1/openapi/order/redPacket", post(open_api::red_packet))
-        .route("/v1/openapi/order/wechat/coupons", post(open_api::wechat_coupon))
-        .route("/v1/openapi/order/alipay/coupons", post(open_api::alipay_coupon))
-        .route("/v1/openapi/order/wechat/transfer", post(open_api::wechat_transfer))
+        .route(
+            "/v1/openapi/order/wechat/coupons",
+            post(open_api::wechat_coupon),
+        )
+        .route(
+            "/v1/openapi/order/alipay/coupons",
+            post(open_api::alipay_coupon),
+        )
+        .route(
+            "/v1/openapi/order/wechat/transfer",
+            post(open_api::wechat_transfer),
+        )
         .route("/v1/openapi/order/info", post(open_api::order_info))
-        .route("/v1/openapi/merchant/business/balance", post(open_api::balance))
+        .route(
+            "/v1/openapi/merchant/business/balance",
+            post(open_api::balance),
+        )
         .route("/v1/openapi/platform/publicKey", get(open_api::public_key))
         .route("/healthz", get(|| async { "ok" }))
         .nest("/admin/v1", admin)
         .fallback(|| async { http_error(StatusCode::NOT_FOUND, "no such path") })
-        .method_not_allowed_fallback(|| async { http_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed") })
+        .method_not_allowed_fallback(|| async {
+            http_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        })
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -71,13 +88,21 @@ async fn request_id(req: Request, next: Next) -> Response {
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .filter(|v| {
+            (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
         .map(str::to_string)
         .unwrap_or_else(|| rewardgate_core::ids::order_code(0)[10..].to_ascii_lowercase());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = std::time::Instant::now();
     let mut res = next.run(req).instrument(span.clone()).await;
-    span.in_scope(|| tracing::debug!(status = res.status().as_u16(), micros = started.elapsed().as_micros() as u64, "answered"));
+    span.in_scope(|| {
+        tracing::debug!(
+            status = res.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "answered"
+        )
+    });
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);
     }
@@ -88,20 +113,28 @@ async fn request_id(req: Request, next: Next) -> Response {
 /// every instance on one database signs with the same key.
 async fn platform_key(store: &Store) -> anyhow::Result<RsaPrivateKey> {
     let (fresh, _) = RsaPrivateKey::generate_pem()?;
-    let pem = store.write(move |db| ops::init_setting(db, "platform_private_key_pem", &fresh)).await?;
+    let pem = store
+        .write(move |db| ops::init_setting(db, "platform_private_key_pem", &fresh))
+        .await?;
     Ok(RsaPrivateKey::from_pem(&pem)?)
 }
 
 /// Starts everything `serve` runs and returns when `shutdown` is cancelled and in-flight requests
 /// are answered.
-pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let store = Store::open(&config.database_url).await?;
     let key = platform_key(&store).await?;
     let state = AppState::new(store.clone(), config.admin_token.clone(), key);
     let purge = tokio::spawn(purge_nonces(store.clone(), shutdown.clone()));
     tracing::info!(addr = %listener.local_addr()?, database = store_kind(&config.database_url), "rewardgate serving");
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
     shutdown.cancel();
     let _ = purge.await;
     tracing::info!("rewardgate stopped");
@@ -109,7 +142,11 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
 }
 
 fn store_kind(url: &str) -> &'static str {
-    if url.starts_with("sqlite:") { "sqlite" } else { "postgres" }
+    if url.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    }
 }
 
 /// Deletes expired nonces now and then (they are refused by the timestamp window anyway).

@@ -18,25 +18,40 @@ use serde_json::json;
 use std::net::SocketAddr;
 
 /// Everything a signed call needs before its own logic: body, signature, caller.
-async fn signed(state: &AppState, peer: SocketAddr, req: Request) -> Result<(Verified, axum::body::Bytes), Response> {
+async fn signed(
+    state: &AppState,
+    peer: SocketAddr,
+    req: Request,
+) -> Result<(Verified, axum::body::Bytes), Response> {
     let (parts, body) = req.into_parts();
     let bytes = read_json_body(&parts.headers, body, false).await?;
-    let v = auth::verify(state, &parts.headers, &bytes, peer.ip()).await.map_err(|e| Refusal(e).into_response())?;
+    let v = auth::verify(state, &parts.headers, &bytes, peer.ip())
+        .await
+        .map_err(|e| Refusal(e).into_response())?;
     Ok((v, bytes))
 }
 
 fn owner_check(v: &Verified, caller: &Caller) -> Result<(), ApiError> {
     if v.auth.business.merchant_id != caller.merchant_id {
-        return Err(ApiError::new(Status::NotOwner, "merchantId does not own businessId"));
+        return Err(ApiError::new(
+            Status::NotOwner,
+            "merchantId does not own businessId",
+        ));
     }
     Ok(())
 }
 
 macro_rules! create_handler {
     ($name:ident, $t:expr) => {
-        pub async fn $name(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+        pub async fn $name(
+            State(s): State<AppState>,
+            ConnectInfo(peer): ConnectInfo<SocketAddr>,
+            req: Request,
+        ) -> Response {
             match signed(&s, peer, req).await {
-                Ok((v, body)) => create(&s, v, &body, $t).await.unwrap_or_else(IntoResponse::into_response),
+                Ok((v, body)) => create(&s, v, &body, $t)
+                    .await
+                    .unwrap_or_else(IntoResponse::into_response),
                 Err(r) => r,
             }
         }
@@ -53,7 +68,11 @@ async fn create(s: &AppState, v: Verified, body: &[u8], t: ProductType) -> ApiRe
     let req = CreateOrder::parse(t, &obj, &v.auth.business.id)?;
     owner_check(&v, &req.caller)?;
     let new = route(s, &v, req).await?;
-    let nonce = NonceUse { business_id: new.business_id.clone(), nonce: v.nonce.clone(), now: v.now };
+    let nonce = NonceUse {
+        business_id: new.business_id.clone(),
+        nonce: v.nonce.clone(),
+        now: v.now,
+    };
     let order = match s.store.accept(nonce, new).await? {
         AcceptOutcome::Created(o) => {
             tracing::info!(order_code = %o.order_code, business_id = %o.business_id, product_type = o.product_type.as_str(), settlement = o.settlement.0, "order accepted");
@@ -61,14 +80,26 @@ async fn create(s: &AppState, v: Verified, body: &[u8], t: ProductType) -> ApiRe
         }
         AcceptOutcome::Existing(o) => o,
         AcceptOutcome::Conflict => {
-            return Err(ApiError::new(Status::BizCodeConflict, "bizCode was already used with a different request").into());
+            return Err(ApiError::new(
+                Status::BizCodeConflict,
+                "bizCode was already used with a different request",
+            )
+            .into());
         }
-        AcceptOutcome::NonceReplay => return Err(ApiError::new(Status::NonceUsed, "nonce was already used").into()),
+        AcceptOutcome::NonceReplay => {
+            return Err(ApiError::new(Status::NonceUsed, "nonce was already used").into());
+        }
         AcceptOutcome::Insufficient => {
-            return Err(ApiError::new(Status::InsufficientBalance, "insufficient balance for this order's settlement price").into());
+            return Err(ApiError::new(
+                Status::InsufficientBalance,
+                "insufficient balance for this order's settlement price",
+            )
+            .into());
         }
     };
-    Ok(ok(json!({"orderCode": order.order_code, "bizCode": order.biz_code, "settlementPrice": order.settlement})))
+    Ok(ok(
+        json!({"orderCode": order.order_code, "bizCode": order.biz_code, "settlementPrice": order.settlement}),
+    ))
 }
 
 /// Finds what the order is made of (template, product, activity, channel account), checks it is
@@ -79,9 +110,16 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
     let (settlement, amount, channel_id): (Fen, Option<Fen>, String) = match req.product_type {
         ProductType::RedPacket => {
             let id = req.template_id.clone().unwrap_or_default();
-            let t: Template = s.catalog("template", &id).await?.ok_or_else(|| not_enabled("templateId", &id))?;
+            let t: Template = s
+                .catalog("template", &id)
+                .await?
+                .ok_or_else(|| not_enabled("templateId", &id))?;
             let spec = req.spec.unwrap_or_default();
-            (order::price_red_packet(spec, &t)?, Some(spec), t.channel_account_id)
+            (
+                order::price_red_packet(spec, &t)?,
+                Some(spec),
+                t.channel_account_id,
+            )
         }
         ProductType::WechatTransfer => {
             let p = product(s, &req).await?;
@@ -92,19 +130,32 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
         ProductType::WechatCoupon | ProductType::AlipayCoupon => {
             let p = product(s, &req).await?;
             let id = req.activity_id.clone().unwrap_or_default();
-            let a: Activity = s.catalog("activity", &id).await?.ok_or_else(|| not_enabled("activityId", &id))?;
-            (order::price_coupon(&p, &a, now)?, p.face_value, a.channel_account_id)
+            let a: Activity = s
+                .catalog("activity", &id)
+                .await?
+                .ok_or_else(|| not_enabled("activityId", &id))?;
+            (
+                order::price_coupon(&p, &a, now)?,
+                p.face_value,
+                a.channel_account_id,
+            )
         }
     };
-    let channel: ChannelAccount =
-        s.catalog("channel_account", &channel_id).await?.ok_or_else(|| not_enabled("channel account", &channel_id))?;
+    let channel: ChannelAccount = s
+        .catalog("channel_account", &channel_id)
+        .await?
+        .ok_or_else(|| not_enabled("channel account", &channel_id))?;
     let key = match (req.product_type, &channel.mch_id) {
         (ProductType::RedPacket, Some(m)) => KeyScheme::MchBillno { mch_id: m.clone() },
         _ => KeyScheme::OrderCode,
     };
     let app_id = match req.product_type {
         ProductType::AlipayCoupon => None,
-        _ => req.app_id.clone().or_else(|| b.default_app_id.clone()).or_else(|| Some(channel.app_id.clone())),
+        _ => req
+            .app_id
+            .clone()
+            .or_else(|| b.default_app_id.clone())
+            .or_else(|| Some(channel.app_id.clone())),
     };
     Ok(NewOrder {
         order_code: ids::order_code(now),
@@ -131,7 +182,10 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
 
 async fn product(s: &AppState, req: &CreateOrder) -> Result<Product, ApiError> {
     let code = req.product_code.clone().unwrap_or_default();
-    let p: Product = s.catalog("product", &code).await?.ok_or_else(|| not_enabled("productCode", &code))?;
+    let p: Product = s
+        .catalog("product", &code)
+        .await?
+        .ok_or_else(|| not_enabled("productCode", &code))?;
     if Some(p.kind) != order::product_kind_for(req.product_type) {
         return Err(not_enabled("productCode", &code));
     }
@@ -140,16 +194,30 @@ async fn product(s: &AppState, req: &CreateOrder) -> Result<Product, ApiError> {
 
 /// Uses the request's nonce (reads consume one too: a replayed query is refused like any other).
 async fn spend_nonce(s: &AppState, v: &Verified) -> Result<(), Refusal> {
-    let n = NonceUse { business_id: v.auth.business.id.clone(), nonce: v.nonce.clone(), now: v.now };
-    if s.store.use_nonce(n).await? { Ok(()) } else { Err(ApiError::new(Status::NonceUsed, "nonce was already used").into()) }
+    let n = NonceUse {
+        business_id: v.auth.business.id.clone(),
+        nonce: v.nonce.clone(),
+        now: v.now,
+    };
+    if s.store.use_nonce(n).await? {
+        Ok(())
+    } else {
+        Err(ApiError::new(Status::NonceUsed, "nonce was already used").into())
+    }
 }
 
-pub async fn order_info(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+pub async fn order_info(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
     let (v, body) = match signed(&s, peer, req).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    info(&s, v, &body).await.unwrap_or_else(IntoResponse::into_response)
+    info(&s, v, &body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn info(s: &AppState, v: Verified, body: &[u8]) -> ApiResult {
@@ -158,25 +226,42 @@ async fn info(s: &AppState, v: Verified, body: &[u8]) -> ApiResult {
     owner_check(&v, &q.caller)?;
     spend_nonce(s, &v).await?;
     let found = match (&q.order_code, &q.biz_code) {
-        (Some(code), _) => s.store.order_by_code(code.clone()).await?.filter(|o| o.business_id == q.caller.business_id),
-        (None, Some(biz)) => s.store.order_by_biz_code(q.caller.business_id.clone(), biz.clone()).await?,
+        (Some(code), _) => s
+            .store
+            .order_by_code(code.clone())
+            .await?
+            .filter(|o| o.business_id == q.caller.business_id),
+        (None, Some(biz)) => {
+            s.store
+                .order_by_biz_code(q.caller.business_id.clone(), biz.clone())
+                .await?
+        }
         (None, None) => None,
     };
     let o = found.ok_or_else(|| ApiError::not_found("order not found"))?;
-    if let (Some(code), Some(biz)) = (&q.order_code, &q.biz_code) {
-        if *code != o.order_code || *biz != o.biz_code {
-            return Err(ApiError::not_found("order not found (orderCode and bizCode name different orders)").into());
-        }
+    if let (Some(code), Some(biz)) = (&q.order_code, &q.biz_code)
+        && (*code != o.order_code || *biz != o.biz_code)
+    {
+        return Err(ApiError::not_found(
+            "order not found (orderCode and bizCode name different orders)",
+        )
+        .into());
     }
     Ok(ok(order_view(&o)))
 }
 
-pub async fn balance(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+pub async fn balance(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
     let (v, body) = match signed(&s, peer, req).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    balance_of(&s, v, &body).await.unwrap_or_else(IntoResponse::into_response)
+    balance_of(&s, v, &body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn balance_of(s: &AppState, v: Verified, body: &[u8]) -> ApiResult {
@@ -184,7 +269,11 @@ async fn balance_of(s: &AppState, v: Verified, body: &[u8]) -> ApiResult {
     let caller = parse_caller(&obj, &v.auth.business.id)?;
     owner_check(&v, &caller)?;
     spend_nonce(s, &v).await?;
-    let b = s.store.balance(caller.business_id.clone()).await?.ok_or_else(ApiError::internal)?;
+    let b = s
+        .store
+        .balance(caller.business_id.clone())
+        .await?
+        .ok_or_else(ApiError::internal)?;
     Ok(ok(json!({
         "merchantId": caller.merchant_id,
         "businessId": caller.business_id,

@@ -21,13 +21,16 @@ pub struct BusinessAuth {
     pub rsa: Option<RsaPublicKey>,
 }
 
+/// When it was read, and what was found (`None`: no such business).
+type CachedBusiness = (Instant, Option<Arc<BusinessAuth>>);
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub admin_token: Option<Secret>,
     pub platform_key: Arc<RsaPrivateKey>,
     pub platform_public_pem: Arc<String>,
-    businesses: Arc<Mutex<HashMap<String, (Instant, Option<Arc<BusinessAuth>>)>>>,
+    businesses: Arc<Mutex<HashMap<String, CachedBusiness>>>,
 }
 
 impl AppState {
@@ -43,11 +46,19 @@ impl AppState {
     }
 
     /// A catalogue object by kind and id, parsed.
-    pub async fn catalog<T: DeserializeOwned>(&self, kind: &'static str, id: &str) -> Result<Option<T>, ApiError> {
-        let data = self.store.get_catalog(kind, id.to_string()).await.map_err(|e| {
-            tracing::error!(error = %e, kind, "catalogue read failed");
-            ApiError::internal()
-        })?;
+    pub async fn catalog<T: DeserializeOwned>(
+        &self,
+        kind: &'static str,
+        id: &str,
+    ) -> Result<Option<T>, ApiError> {
+        let data = self
+            .store
+            .get_catalog(kind, id.to_string())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, kind, "catalogue read failed");
+                ApiError::internal()
+            })?;
         match data {
             None => Ok(None),
             Some(d) => serde_json::from_str(&d).map(Some).map_err(|e| {
@@ -59,14 +70,17 @@ impl AppState {
 
     /// The business and its parsed RSA key, from the cache when fresh.
     pub async fn business_auth(&self, id: &str) -> Result<Option<Arc<BusinessAuth>>, ApiError> {
-        if let Some((at, v)) = self.businesses.lock().expect("cache lock").get(id) {
-            if at.elapsed() < BUSINESS_CACHE_TTL {
-                return Ok(v.clone());
-            }
+        if let Some((at, v)) = self.businesses.lock().expect("cache lock").get(id)
+            && at.elapsed() < BUSINESS_CACHE_TTL
+        {
+            return Ok(v.clone());
         }
         let b: Option<Business> = self.catalog("business", id).await?;
         let v = b.map(|business| {
-            let rsa = business.rsa_public_key_pem.as_deref().and_then(|p| RsaPublicKey::from_pem(p).ok());
+            let rsa = business
+                .rsa_public_key_pem
+                .as_deref()
+                .and_then(|p| RsaPublicKey::from_pem(p).ok());
             Arc::new(BusinessAuth { business, rsa })
         });
         let mut cache = self.businesses.lock().expect("cache lock");

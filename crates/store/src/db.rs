@@ -100,7 +100,8 @@ impl dyn Db + '_ {
         Ok(self.query(sql, params)?.into_iter().next())
     }
     pub fn query_one(&mut self, sql: &str, params: &[Val]) -> Result<Row, StoreError> {
-        self.query_opt(sql, params)?.ok_or_else(|| StoreError::Db("expected a row".into()))
+        self.query_opt(sql, params)?
+            .ok_or_else(|| StoreError::Db("expected a row".into()))
     }
     pub fn begin(&mut self) -> Result<(), StoreError> {
         match self.dialect() {
@@ -117,10 +118,13 @@ pub struct SqliteDb(pub rusqlite::Connection);
 impl SqliteDb {
     pub fn open(path: &str) -> Result<SqliteDb, StoreError> {
         let c = rusqlite::Connection::open(path).map_err(sqlite_err)?;
-        c.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite_err)?;
-        // WAL so readers never block the writer; FULL so an answered order survives power loss.
-        c.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        c.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sqlite_err)?;
+        // WAL so readers never block the writer; FULL so an answered order survives power loss.
+        c.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+        )
+        .map_err(sqlite_err)?;
         c.set_prepared_statement_cache_capacity(64);
         Ok(SqliteDb(c))
     }
@@ -131,7 +135,11 @@ fn sqlite_err(e: rusqlite::Error) -> StoreError {
         &e,
         rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     );
-    if retry { StoreError::Retryable(e.to_string()) } else { StoreError::Db(e.to_string()) }
+    if retry {
+        StoreError::Retryable(e.to_string())
+    } else {
+        StoreError::Db(e.to_string())
+    }
 }
 
 impl rusqlite::ToSql for Val {
@@ -151,12 +159,16 @@ impl Db for SqliteDb {
     }
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
         let mut st = self.0.prepare_cached(sql).map_err(sqlite_err)?;
-        st.execute(rusqlite::params_from_iter(params.iter())).map(|n| n as u64).map_err(sqlite_err)
+        st.execute(rusqlite::params_from_iter(params.iter()))
+            .map(|n| n as u64)
+            .map_err(sqlite_err)
     }
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
         let mut st = self.0.prepare_cached(sql).map_err(sqlite_err)?;
         let n = st.column_count();
-        let mut rows = st.query(rusqlite::params_from_iter(params.iter())).map_err(sqlite_err)?;
+        let mut rows = st
+            .query(rusqlite::params_from_iter(params.iter()))
+            .map_err(sqlite_err)?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(sqlite_err)? {
             let mut v = Vec::with_capacity(n);
@@ -164,7 +176,9 @@ impl Db for SqliteDb {
                 use rusqlite::types::ValueRef;
                 v.push(match r.get_ref(i).map_err(sqlite_err)? {
                     ValueRef::Integer(x) => Val::I(Some(x)),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => Val::T(Some(String::from_utf8_lossy(t).into_owned())),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => {
+                        Val::T(Some(String::from_utf8_lossy(t).into_owned()))
+                    }
                     ValueRef::Real(x) => Val::I(Some(x as i64)),
                     ValueRef::Null => Val::T(None),
                 });
@@ -185,10 +199,54 @@ pub struct PgDb {
     statements: HashMap<String, postgres::Statement>,
 }
 
+/// The synchronous client blocks on its own runtime when closed, which panics on an async thread:
+/// a connection dropped there (the read pool, at shutdown) is closed on a plain thread instead.
+pub struct PgConn(Option<PgDb>);
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        if let Some(db) = self.0.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            std::thread::spawn(move || drop(db));
+        }
+    }
+}
+
+impl PgConn {
+    pub fn connect(url: &str) -> Result<PgConn, StoreError> {
+        PgDb::connect(url).map(|d| PgConn(Some(d)))
+    }
+    fn db(&mut self) -> &mut PgDb {
+        self.0.as_mut().expect("a live connection")
+    }
+}
+
+impl Db for PgConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
+        self.db().exec(sql, params)
+    }
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
+        self.db().query(sql, params)
+    }
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.db().batch(sql)
+    }
+    fn is_broken(&self) -> bool {
+        self.0.as_ref().is_none_or(|d| d.is_broken())
+    }
+}
+
 impl PgDb {
     pub fn connect(url: &str) -> Result<PgDb, StoreError> {
         let client = postgres::Client::connect(url, postgres::NoTls).map_err(pg_err)?;
-        Ok(PgDb { client, statements: HashMap::new() })
+        Ok(PgDb {
+            client,
+            statements: HashMap::new(),
+        })
     }
     fn prepare(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
         if let Some(s) = self.statements.get(sql) {
@@ -206,7 +264,12 @@ fn pg_err(e: postgres::Error) -> StoreError {
         // deadlock, serialization failure, lock not available: the transaction can run again.
         Some("40P01") | Some("40001") | Some("55P03") => StoreError::Retryable(e.to_string()),
         _ if e.is_closed() => StoreError::Retryable(e.to_string()),
-        _ => StoreError::Db(format!("{e}{}", e.as_db_error().map(|d| format!(": {}", d.message())).unwrap_or_default())),
+        _ => StoreError::Db(format!(
+            "{e}{}",
+            e.as_db_error()
+                .map(|d| format!(": {}", d.message()))
+                .unwrap_or_default()
+        )),
     }
 }
 
@@ -256,9 +319,17 @@ impl Db for PgDb {
                 v.push(if *t == Type::INT8 {
                     Val::I(r.try_get::<_, Option<i64>>(i).map_err(pg_err)?)
                 } else if *t == Type::INT4 {
-                    Val::I(r.try_get::<_, Option<i32>>(i).map_err(pg_err)?.map(i64::from))
+                    Val::I(
+                        r.try_get::<_, Option<i32>>(i)
+                            .map_err(pg_err)?
+                            .map(i64::from),
+                    )
                 } else if *t == Type::BOOL {
-                    Val::I(r.try_get::<_, Option<bool>>(i).map_err(pg_err)?.map(i64::from))
+                    Val::I(
+                        r.try_get::<_, Option<bool>>(i)
+                            .map_err(pg_err)?
+                            .map(i64::from),
+                    )
                 } else {
                     Val::T(r.try_get::<_, Option<String>>(i).map_err(pg_err)?)
                 });

@@ -44,14 +44,16 @@ impl DbUrl {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(DbUrl::Postgres(url.to_string()))
         } else {
-            Err(StoreError::BadUrl("expected sqlite://PATH or postgres://…".into()))
+            Err(StoreError::BadUrl(
+                "expected sqlite://PATH or postgres://…".into(),
+            ))
         }
     }
 
     fn connect(&self) -> Result<Box<dyn Db>, StoreError> {
         Ok(match self {
             DbUrl::Sqlite(p) => Box::new(db::SqliteDb::open(p)?),
-            DbUrl::Postgres(u) => Box::new(db::PgDb::connect(u)?),
+            DbUrl::Postgres(u) => Box::new(db::PgConn::connect(u)?),
         })
     }
 }
@@ -69,7 +71,7 @@ impl Store {
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         let url = DbUrl::parse(url)?;
         let u = url.clone();
-        let mut db = tokio::task::spawn_blocking(move || -> Result<Box<dyn Db>, StoreError> {
+        let db = tokio::task::spawn_blocking(move || -> Result<Box<dyn Db>, StoreError> {
             let mut db = u.connect()?;
             migrate::migrate(db.as_mut())?;
             Ok(db)
@@ -77,15 +79,15 @@ impl Store {
         .await
         .map_err(|e| StoreError::Db(e.to_string()))??;
         let dialect = db.dialect();
-        if dialect == Dialect::Postgres {
-            // Group commit waits for one fsync per batch, not per order.
-            db.batch("SET synchronous_commit = on")?;
-        }
         let u = url.clone();
         let writer = writer::Writer::start(db, Box::new(move || u.connect()));
         let u = url.clone();
         let readers = pool::ReadPool::new(4, Arc::new(move || u.connect()));
-        Ok(Store { writer, readers, dialect })
+        Ok(Store {
+            writer,
+            readers,
+            dialect,
+        })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -110,7 +112,11 @@ impl Store {
         self.readers.read(f).await
     }
 
-    pub async fn accept(&self, nonce: NonceUse, order: NewOrder) -> Result<AcceptOutcome, StoreError> {
+    pub async fn accept(
+        &self,
+        nonce: NonceUse,
+        order: NewOrder,
+    ) -> Result<AcceptOutcome, StoreError> {
         self.write(move |db| ops::accept(db, &nonce, &order)).await
     }
 
@@ -118,16 +124,29 @@ impl Store {
         self.write(move |db| ops::use_nonce(db, &nonce)).await
     }
 
-    pub async fn get_catalog(&self, kind: &'static str, id: String) -> Result<Option<String>, StoreError> {
+    pub async fn get_catalog(
+        &self,
+        kind: &'static str,
+        id: String,
+    ) -> Result<Option<String>, StoreError> {
         self.read(move |db| ops::get_catalog(db, kind, &id)).await
     }
 
-    pub async fn order_by_biz_code(&self, business_id: String, biz_code: String) -> Result<Option<OrderRecord>, StoreError> {
-        self.read(move |db| ops::order_by_biz_code(db, &business_id, &biz_code)).await
+    pub async fn order_by_biz_code(
+        &self,
+        business_id: String,
+        biz_code: String,
+    ) -> Result<Option<OrderRecord>, StoreError> {
+        self.read(move |db| ops::order_by_biz_code(db, &business_id, &biz_code))
+            .await
     }
 
-    pub async fn order_by_code(&self, order_code: String) -> Result<Option<OrderRecord>, StoreError> {
-        self.read(move |db| ops::order_by_code(db, &order_code)).await
+    pub async fn order_by_code(
+        &self,
+        order_code: String,
+    ) -> Result<Option<OrderRecord>, StoreError> {
+        self.read(move |db| ops::order_by_code(db, &order_code))
+            .await
     }
 
     pub async fn balance(&self, business_id: String) -> Result<Option<Balance>, StoreError> {

@@ -26,7 +26,10 @@ pub fn migrate(db: &mut dyn Db) -> Result<(), StoreError> {
 fn run(db: &mut dyn Db, list: &[(i64, &str)]) -> Result<(), StoreError> {
     db.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")?;
     for (version, sql) in list {
-        let done = db.query_opt("SELECT version FROM schema_migrations WHERE version = $1", &[Val::from(*version)])?;
+        let done = db.query_opt(
+            "SELECT version FROM schema_migrations WHERE version = $1",
+            &[Val::from(*version)],
+        )?;
         if done.is_some() {
             continue;
         }
@@ -34,7 +37,10 @@ fn run(db: &mut dyn Db, list: &[(i64, &str)]) -> Result<(), StoreError> {
         let step = db.batch(sql).and_then(|_| {
             db.exec(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                &[Val::from(*version), Val::from(rewardgate_core::clock::now_ms())],
+                &[
+                    Val::from(*version),
+                    Val::from(rewardgate_core::clock::now_ms()),
+                ],
             )
         });
         match step {

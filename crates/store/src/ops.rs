@@ -17,7 +17,13 @@ pub fn account_id(business_id: &str, kind: AccountKind) -> String {
 
 // ---- catalogue ---------------------------------------------------------------------------------
 
-pub fn put_catalog(db: &mut dyn Db, kind: &str, id: &str, data: &str, now: i64) -> Result<(), StoreError> {
+pub fn put_catalog(
+    db: &mut dyn Db,
+    kind: &str,
+    id: &str,
+    data: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     db.exec(
         "INSERT INTO catalog (kind, id, data, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
@@ -28,17 +34,35 @@ pub fn put_catalog(db: &mut dyn Db, kind: &str, id: &str, data: &str, now: i64) 
 
 pub fn get_catalog(db: &mut dyn Db, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
     Ok(db
-        .query_opt("SELECT data FROM catalog WHERE kind = $1 AND id = $2", &[kind.into(), id.into()])?
+        .query_opt(
+            "SELECT data FROM catalog WHERE kind = $1 AND id = $2",
+            &[kind.into(), id.into()],
+        )?
         .map(|r| r.text(0)))
 }
 
 pub fn list_catalog(db: &mut dyn Db, kind: &str) -> Result<Vec<String>, StoreError> {
-    Ok(db.query("SELECT data FROM catalog WHERE kind = $1 ORDER BY id", &[kind.into()])?.iter().map(|r| r.text(0)).collect())
+    Ok(db
+        .query(
+            "SELECT data FROM catalog WHERE kind = $1 ORDER BY id",
+            &[kind.into()],
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect())
 }
 
 /// Creates the business's ledger accounts if new and sets its credit line.
-pub fn ensure_business_accounts(db: &mut dyn Db, business_id: &str, credit_line: Fen) -> Result<(), StoreError> {
-    for k in [AccountKind::Available, AccountKind::Held, AccountKind::Spent] {
+pub fn ensure_business_accounts(
+    db: &mut dyn Db,
+    business_id: &str,
+    credit_line: Fen,
+) -> Result<(), StoreError> {
+    for k in [
+        AccountKind::Available,
+        AccountKind::Held,
+        AccountKind::Spent,
+    ] {
         db.exec(
             "INSERT INTO accounts (id, business_id, kind, balance, credit_line) VALUES ($1, $2, $3, 0, 0) \
              ON CONFLICT (id) DO NOTHING",
@@ -47,7 +71,10 @@ pub fn ensure_business_accounts(db: &mut dyn Db, business_id: &str, credit_line:
     }
     db.exec(
         "UPDATE accounts SET credit_line = $1 WHERE id = $2",
-        &[credit_line.0.into(), account_id(business_id, AccountKind::Available).into()],
+        &[
+            credit_line.0.into(),
+            account_id(business_id, AccountKind::Available).into(),
+        ],
     )?;
     Ok(())
 }
@@ -65,10 +92,18 @@ pub fn post(
 ) -> Result<(), StoreError> {
     let (from, to) = kind.accounts();
     let (from, to) = (account_id(business_id, from), account_id(business_id, to));
-    let n1 = db.exec("UPDATE accounts SET balance = balance - $1 WHERE id = $2", &[amount.0.into(), (&from).into()])?;
-    let n2 = db.exec("UPDATE accounts SET balance = balance + $1 WHERE id = $2", &[amount.0.into(), (&to).into()])?;
+    let n1 = db.exec(
+        "UPDATE accounts SET balance = balance - $1 WHERE id = $2",
+        &[amount.0.into(), (&from).into()],
+    )?;
+    let n2 = db.exec(
+        "UPDATE accounts SET balance = balance + $1 WHERE id = $2",
+        &[amount.0.into(), (&to).into()],
+    )?;
     if n1 != 1 || n2 != 1 {
-        return Err(StoreError::Db(format!("ledger account missing for {business_id}")));
+        return Err(StoreError::Db(format!(
+            "ledger account missing for {business_id}"
+        )));
     }
     db.exec(
         "INSERT INTO postings (kind, from_account, to_account, amount, order_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -78,11 +113,19 @@ pub fn post(
 }
 
 pub fn balance(db: &mut dyn Db, business_id: &str) -> Result<Option<Balance>, StoreError> {
-    let rows = db.query("SELECT kind, balance, credit_line FROM accounts WHERE business_id = $1", &[business_id.into()])?;
+    let rows = db.query(
+        "SELECT kind, balance, credit_line FROM accounts WHERE business_id = $1",
+        &[business_id.into()],
+    )?;
     if rows.is_empty() {
         return Ok(None);
     }
-    let mut b = Balance { available: Fen(0), held: Fen(0), spent: Fen(0), credit_line: Fen(0) };
+    let mut b = Balance {
+        available: Fen(0),
+        held: Fen(0),
+        spent: Fen(0),
+        credit_line: Fen(0),
+    };
     for r in rows {
         match r.text(0).as_str() {
             "AVAILABLE" => {
@@ -97,11 +140,22 @@ pub fn balance(db: &mut dyn Db, business_id: &str) -> Result<Option<Balance>, St
     Ok(Some(b))
 }
 
-pub fn topup(db: &mut dyn Db, business_id: &str, amount: Fen, reference: &str, now: i64) -> Result<TopupOutcome, StoreError> {
+pub fn topup(
+    db: &mut dyn Db,
+    business_id: &str,
+    amount: Fen,
+    reference: &str,
+    now: i64,
+) -> Result<TopupOutcome, StoreError> {
     let inserted = db.exec(
         "INSERT INTO topups (business_id, reference, amount, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (business_id, reference) DO NOTHING",
-        &[business_id.into(), reference.into(), amount.0.into(), now.into()],
+        &[
+            business_id.into(),
+            reference.into(),
+            amount.0.into(),
+            now.into(),
+        ],
     )?;
     if inserted == 0 {
         let prior = db.query_one(
@@ -109,7 +163,11 @@ pub fn topup(db: &mut dyn Db, business_id: &str, amount: Fen, reference: &str, n
             &[business_id.into(), reference.into()],
         )?;
         let b = balance(db, business_id)?.ok_or_else(|| StoreError::Db("no accounts".into()))?;
-        return Ok(if prior.int(0) == amount.0 { TopupOutcome::AlreadyApplied(b) } else { TopupOutcome::Conflict });
+        return Ok(if prior.int(0) == amount.0 {
+            TopupOutcome::AlreadyApplied(b)
+        } else {
+            TopupOutcome::Conflict
+        });
     }
     post(db, PostingKind::Topup, business_id, amount, None, now)?;
     let b = balance(db, business_id)?.ok_or_else(|| StoreError::Db("no accounts".into()))?;
@@ -117,7 +175,12 @@ pub fn topup(db: &mut dyn Db, business_id: &str, amount: Fen, reference: &str, n
 }
 
 pub fn ledger_check(db: &mut dyn Db) -> Result<LedgerCheck, StoreError> {
-    let sum = db.query_one("SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) FROM accounts", &[])?.int(0);
+    let sum = db
+        .query_one(
+            "SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) FROM accounts",
+            &[],
+        )?
+        .int(0);
     let postings = db.query_one("SELECT COUNT(*) FROM postings", &[])?.int(0);
     let rows = db.query(
         "SELECT a.id FROM accounts a WHERE a.balance <> \
@@ -126,7 +189,11 @@ pub fn ledger_check(db: &mut dyn Db) -> Result<LedgerCheck, StoreError> {
          ORDER BY a.id",
         &[],
     )?;
-    Ok(LedgerCheck { sum, postings, mismatched_accounts: rows.iter().map(|r| r.text(0)).collect() })
+    Ok(LedgerCheck {
+        sum,
+        postings,
+        mismatched_accounts: rows.iter().map(|r| r.text(0)).collect(),
+    })
 }
 
 // ---- nonces ------------------------------------------------------------------------------------
@@ -137,7 +204,12 @@ pub fn use_nonce(db: &mut dyn Db, n: &NonceUse) -> Result<bool, StoreError> {
         "INSERT INTO nonces (business_id, nonce, expires_at) VALUES ($1, $2, $3) \
          ON CONFLICT (business_id, nonce) DO UPDATE SET expires_at = excluded.expires_at \
          WHERE nonces.expires_at <= $4",
-        &[(&n.business_id).into(), (&n.nonce).into(), (n.now + NONCE_TTL_MS).into(), n.now.into()],
+        &[
+            (&n.business_id).into(),
+            (&n.nonce).into(),
+            (n.now + NONCE_TTL_MS).into(),
+            n.now.into(),
+        ],
     )?;
     Ok(changed == 1)
 }
@@ -149,7 +221,11 @@ pub fn purge_nonces(db: &mut dyn Db, now: i64) -> Result<u64, StoreError> {
 // ---- orders ------------------------------------------------------------------------------------
 
 /// Accepts one order: nonce, the order row, the hold and the delivery job, or nothing at all.
-pub fn accept(db: &mut dyn Db, nonce: &NonceUse, o: &NewOrder) -> Result<AcceptOutcome, StoreError> {
+pub fn accept(
+    db: &mut dyn Db,
+    nonce: &NonceUse,
+    o: &NewOrder,
+) -> Result<AcceptOutcome, StoreError> {
     if !use_nonce(db, nonce)? {
         return Ok(AcceptOutcome::NonceReplay);
     }
@@ -195,7 +271,10 @@ pub fn accept(db: &mut dyn Db, nonce: &NonceUse, o: &NewOrder) -> Result<AcceptO
     // -creditLine whatever their interleaving.
     let held = db.exec(
         "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance - $1 >= -credit_line",
-        &[o.settlement.0.into(), account_id(&o.business_id, AccountKind::Available).into()],
+        &[
+            o.settlement.0.into(),
+            account_id(&o.business_id, AccountKind::Available).into(),
+        ],
     )?;
     if held == 0 {
         db.exec("DELETE FROM orders WHERE id = $1", &[id.into()])?;
@@ -203,10 +282,16 @@ pub fn accept(db: &mut dyn Db, nonce: &NonceUse, o: &NewOrder) -> Result<AcceptO
     }
     let held_to = db.exec(
         "UPDATE accounts SET balance = balance + $1 WHERE id = $2",
-        &[o.settlement.0.into(), account_id(&o.business_id, AccountKind::Held).into()],
+        &[
+            o.settlement.0.into(),
+            account_id(&o.business_id, AccountKind::Held).into(),
+        ],
     )?;
     if held_to != 1 {
-        return Err(StoreError::Db(format!("ledger account missing for {}", o.business_id)));
+        return Err(StoreError::Db(format!(
+            "ledger account missing for {}",
+            o.business_id
+        )));
     }
     db.exec(
         "INSERT INTO postings (kind, from_account, to_account, amount, order_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -265,13 +350,27 @@ fn new_record(o: &NewOrder, id: i64, key: String) -> OrderRecord {
     }
 }
 
-fn one_order(db: &mut dyn Db, cond: &str, params: &[Val]) -> Result<Option<OrderRecord>, StoreError> {
+fn one_order(
+    db: &mut dyn Db,
+    cond: &str,
+    params: &[Val],
+) -> Result<Option<OrderRecord>, StoreError> {
     let sql = format!("SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE {cond}");
-    Ok(db.query_opt(&sql, params)?.map(|r| OrderRecord::from_row(&r)))
+    Ok(db
+        .query_opt(&sql, params)?
+        .map(|r| OrderRecord::from_row(&r)))
 }
 
-pub fn order_by_biz_code(db: &mut dyn Db, business_id: &str, biz_code: &str) -> Result<Option<OrderRecord>, StoreError> {
-    one_order(db, "o.business_id = $1 AND o.biz_code = $2", &[business_id.into(), biz_code.into()])
+pub fn order_by_biz_code(
+    db: &mut dyn Db,
+    business_id: &str,
+    biz_code: &str,
+) -> Result<Option<OrderRecord>, StoreError> {
+    one_order(
+        db,
+        "o.business_id = $1 AND o.biz_code = $2",
+        &[business_id.into(), biz_code.into()],
+    )
 }
 
 pub fn order_by_code(db: &mut dyn Db, order_code: &str) -> Result<Option<OrderRecord>, StoreError> {
@@ -302,24 +401,39 @@ pub fn list_orders(db: &mut dyn Db, f: &OrderFilter) -> Result<Vec<OrderRecord>,
         conds.join(" AND "),
         f.limit.clamp(1, 1000)
     );
-    Ok(db.query(&sql, &params)?.iter().map(OrderRecord::from_row).collect())
+    Ok(db
+        .query(&sql, &params)?
+        .iter()
+        .map(OrderRecord::from_row)
+        .collect())
 }
 
 /// Postings of one order, oldest first: (kind, amount, at).
-pub fn order_postings(db: &mut dyn Db, order_id: i64) -> Result<Vec<(String, Fen, i64)>, StoreError> {
+pub fn order_postings(
+    db: &mut dyn Db,
+    order_id: i64,
+) -> Result<Vec<(String, Fen, i64)>, StoreError> {
     Ok(db
-        .query("SELECT kind, amount, created_at FROM postings WHERE order_id = $1 ORDER BY id", &[order_id.into()])?
+        .query(
+            "SELECT kind, amount, created_at FROM postings WHERE order_id = $1 ORDER BY id",
+            &[order_id.into()],
+        )?
         .iter()
         .map(|r| (r.text(0), Fen(r.int(1)), r.int(2)))
         .collect())
 }
 
 pub fn get_setting(db: &mut dyn Db, key: &str) -> Result<Option<String>, StoreError> {
-    Ok(db.query_opt("SELECT value FROM settings WHERE key = $1", &[key.into()])?.map(|r| r.text(0)))
+    Ok(db
+        .query_opt("SELECT value FROM settings WHERE key = $1", &[key.into()])?
+        .map(|r| r.text(0)))
 }
 
 /// Sets a setting only if it is not set yet; the value in force afterwards.
 pub fn init_setting(db: &mut dyn Db, key: &str, value: &str) -> Result<String, StoreError> {
-    db.exec("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", &[key.into(), value.into()])?;
+    db.exec(
+        "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        &[key.into(), value.into()],
+    )?;
     Ok(get_setting(db, key)?.unwrap_or_default())
 }

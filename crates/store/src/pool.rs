@@ -17,7 +17,11 @@ pub(crate) struct ReadPool {
 
 impl ReadPool {
     pub fn new(size: usize, factory: Factory) -> ReadPool {
-        ReadPool { idle: Arc::new(Mutex::new(Vec::new())), permits: Arc::new(Semaphore::new(size)), factory }
+        ReadPool {
+            idle: Arc::new(Mutex::new(Vec::new())),
+            permits: Arc::new(Semaphore::new(size)),
+            factory,
+        }
     }
 
     pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
@@ -25,7 +29,12 @@ impl ReadPool {
         F: FnOnce(&mut dyn Db) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        let permit = self.permits.clone().acquire_owned().await.map_err(|_| StoreError::Db("pool closed".into()))?;
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Db("pool closed".into()))?;
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;

@@ -35,7 +35,11 @@ where
         Ok(())
     }
     fn complete(mut self: Box<Self>, outcome: Result<(), StoreError>) {
-        let r = outcome.and_then(|_| self.out.take().ok_or_else(|| StoreError::Db("no result".into())));
+        let r = outcome.and_then(|_| {
+            self.out
+                .take()
+                .ok_or_else(|| StoreError::Db("no result".into()))
+        });
         let _ = self.reply.send(r);
     }
 }
@@ -67,10 +71,15 @@ impl Writer {
     {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Box::new(FnOp { f, out: None, reply }))
+            .send(Box::new(FnOp {
+                f,
+                out: None,
+                reply,
+            }))
             .await
             .map_err(|_| StoreError::Db("the writer has stopped".into()))?;
-        rx.await.map_err(|_| StoreError::Db("the writer dropped the operation".into()))?
+        rx.await
+            .map_err(|_| StoreError::Db("the writer dropped the operation".into()))?
     }
 }
 
@@ -134,7 +143,10 @@ fn run_batch(db: &mut dyn Db, mut batch: Vec<Box<dyn WriteOp>>) {
 fn run_alone(db: &mut dyn Db, op: &mut dyn WriteOp) -> Result<(), StoreError> {
     let mut attempt = 0;
     loop {
-        let r = db.begin().and_then(|_| op.apply(db)).and_then(|_| db.batch("COMMIT"));
+        let r = db
+            .begin()
+            .and_then(|_| op.apply(db))
+            .and_then(|_| db.batch("COMMIT"));
         match r {
             Ok(()) => return Ok(()),
             Err(e) => {

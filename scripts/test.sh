@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: checks the toolchain, starts PostgreSQL if it is not
+# up, makes a Python venv for the cross-checks, then formatting, lints, every Rust test (SQLite
+# and PostgreSQL), and SPEC's conformance check against a release `serve` on each database.
+# Anything missing fails loudly; nothing is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+SHARED=${RG_SHARED_DIR:-$ROOT/../shared}
+PG_URL=${RG_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+export RG_TEST_PG_URL=$PG_URL
+
+say() { printf '\n=== %s\n' "$*"; }
+die() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+
+say "toolchain"
+command -v cargo >/dev/null || die "cargo is not installed"
+command -v python3 >/dev/null || die "python3 is not installed (needed for the SPEC conformance check)"
+[ -f "$SHARED/spec-check/check.py" ] || die "shared/ not found at $SHARED (set RG_SHARED_DIR)"
+cargo --version
+
+say "PostgreSQL"
+bash scripts/ensure-postgres.sh "$PG_URL"
+
+say "Python venv for cross-checks"
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv || die "cannot create a venv"; fi
+.venv/bin/python -c 'import cryptography' 2>/dev/null || .venv/bin/pip install -q -r scripts/requirements.txt \
+  || die "cannot install the Python packages in scripts/requirements.txt"
+
+say "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -q -- -D warnings
+
+say "Rust tests (SQLite and PostgreSQL)"
+cargo test --workspace 2>&1 | tee target/test-output.txt
+grep -q "test result: FAILED" target/test-output.txt && die "Rust tests failed"
+
+say "SPEC conformance check against a release serve"
+cargo build --release -q -p rewardgate
+BIN=$ROOT/target/release/rewardgate
+spec_check() {
+  local name=$1 url=$2 port=$3 token=spec-check-token-1
+  local log=$ROOT/target/spec-check-$name.log
+  RG_ADMIN_TOKEN=$token RG_DATABASE_URL=$url RG_LISTEN=127.0.0.1:$port "$BIN" serve >"$log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  local rc=0
+  .venv/bin/python "$SHARED/spec-check/check.py" "http://127.0.0.1:$port" "$token" || rc=$?
+  kill -TERM "$pid"; wait "$pid" || true
+  [ $rc -eq 0 ] || { cat "$log"; die "spec-check failed on $name"; }
+  grep -q "rewardgate stopped" "$log" || die "serve did not shut down gracefully on SIGTERM ($name)"
+}
+TMP=$(mktemp -d)
+spec_check sqlite "sqlite://$TMP/spec.db" 18931
+PGDB=rg_spec_$$
+psql "$PG_URL" -qc "CREATE DATABASE $PGDB" >/dev/null
+spec_check postgres "${PG_URL%/*}/$PGDB" 18932
+psql "$PG_URL" -qc "DROP DATABASE $PGDB WITH (FORCE)" >/dev/null
+rm -rf "$TMP"
+
+say "all checks passed"
