@@ -59,3 +59,5 @@ psql "$PG_URL" -qc "DROP DATABASE $PGDB WITH (FORCE)" >/dev/null
 rm -rf "$TMP"
 
 say "all checks passed"
+read -r passed failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' target/test-output.txt)
+echo "total: $((passed + 2)) passed, $failed failed"

@@ -31,7 +31,11 @@ pub struct AppState {
     pub platform_key: Arc<RsaPrivateKey>,
     pub platform_public_pem: Arc<String>,
     businesses: Arc<Mutex<HashMap<String, CachedBusiness>>>,
+    objects: Arc<Mutex<HashMap<(&'static str, String), CachedObject>>>,
 }
+
+/// A catalogue object's stored JSON as read at a time (`None`: not found).
+type CachedObject = (Instant, Option<Arc<str>>);
 
 impl AppState {
     pub fn new(store: Store, admin_token: Option<Secret>, platform_key: RsaPrivateKey) -> AppState {
@@ -42,6 +46,7 @@ impl AppState {
             platform_key: Arc::new(platform_key),
             platform_public_pem,
             businesses: Arc::new(Mutex::new(HashMap::new())),
+            objects: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -94,5 +99,14 @@ impl AppState {
     /// Forgets a business's cached credentials (after an admin change in this process).
     pub fn forget_business(&self, id: &str) {
         self.businesses.lock().expect("cache lock").remove(id);
+        self.forget("business", id);
+    }
+
+    /// Forgets a cached catalogue object (after an admin change in this process).
+    pub fn forget(&self, kind: &'static str, id: &str) {
+        self.objects
+            .lock()
+            .expect("cache lock")
+            .remove(&(kind, id.to_string()));
     }
 }

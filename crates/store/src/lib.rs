@@ -58,6 +58,9 @@ impl DbUrl {
     }
 }
 
+/// Writer connections on PostgreSQL (SQLite has exactly one writer).
+const POSTGRES_WRITERS: usize = 4;
+
 /// The handle every part of `serve` shares.
 #[derive(Clone)]
 pub struct Store {
@@ -79,8 +82,20 @@ impl Store {
         .await
         .map_err(|e| StoreError::Db(e.to_string()))??;
         let dialect = db.dialect();
+        let mut dbs = vec![db];
+        if dialect == Dialect::Postgres {
+            let u = url.clone();
+            let more = tokio::task::spawn_blocking(move || {
+                (1..POSTGRES_WRITERS)
+                    .map(|_| u.connect())
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .map_err(|e| StoreError::Db(e.to_string()))??;
+            dbs.extend(more);
+        }
         let u = url.clone();
-        let writer = writer::Writer::start(db, Box::new(move || u.connect()));
+        let writer = writer::Writer::start(dbs, Arc::new(move || u.connect()));
         let u = url.clone();
         let readers = pool::ReadPool::new(4, Arc::new(move || u.connect()));
         Ok(Store {

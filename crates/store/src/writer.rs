@@ -6,6 +6,7 @@
 
 use crate::StoreError;
 use crate::db::Db;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 /// How many operations share one transaction at most.
@@ -50,16 +51,22 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `db`; `reconnect` replaces a broken connection.
+    /// Starts writer threads, one per connection, sharing one queue; `reconnect` replaces a
+    /// broken connection. SQLite has one writer; PostgreSQL several, so that one batch's round
+    /// trips overlap another's (the database's row locks keep them correct).
     pub fn start(
-        db: Box<dyn Db>,
-        reconnect: Box<dyn Fn() -> Result<Box<dyn Db>, StoreError> + Send>,
+        dbs: Vec<Box<dyn Db>>,
+        reconnect: Arc<dyn Fn() -> Result<Box<dyn Db>, StoreError> + Send + Sync>,
     ) -> Writer {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
-        std::thread::Builder::new()
-            .name("rg-writer".into())
-            .spawn(move || run(db, reconnect, rx))
-            .expect("spawn the writer thread");
+        let rx = Arc::new(Mutex::new(rx));
+        for (i, db) in dbs.into_iter().enumerate() {
+            let (rx, reconnect) = (rx.clone(), reconnect.clone());
+            std::thread::Builder::new()
+                .name(format!("rg-writer-{i}"))
+                .spawn(move || run(db, reconnect, rx))
+                .expect("spawn a writer thread");
+        }
         Writer { tx }
     }
 
@@ -83,19 +90,28 @@ impl Writer {
     }
 }
 
+type Queue = Arc<Mutex<mpsc::Receiver<Box<dyn WriteOp>>>>;
+
+/// Takes the next batch: blocks for the first operation, then everything already waiting.
+fn next_batch(rx: &Queue) -> Option<Vec<Box<dyn WriteOp>>> {
+    let mut rx = rx.lock().unwrap_or_else(|p| p.into_inner());
+    let first = rx.blocking_recv()?;
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(op) => batch.push(op),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
 fn run(
     mut db: Box<dyn Db>,
-    reconnect: Box<dyn Fn() -> Result<Box<dyn Db>, StoreError> + Send>,
-    mut rx: mpsc::Receiver<Box<dyn WriteOp>>,
+    reconnect: Arc<dyn Fn() -> Result<Box<dyn Db>, StoreError> + Send + Sync>,
+    rx: Queue,
 ) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = next_batch(&rx) {
         if db.is_broken() {
             match reconnect() {
                 Ok(d) => db = d,
