@@ -24,6 +24,15 @@ struct Cli {
 enum Command {
     /// Serve the open API and the admin API.
     Serve,
+    /// Local stand-ins for WeChat Pay v2/v3 and the Alipay gateway (SPEC §9).
+    Sandbox {
+        /// Plain HTTP address.
+        #[arg(long, env = "RG_SANDBOX_LISTEN", default_value = "127.0.0.1:9090")]
+        listen: String,
+        /// HTTPS address that asks for client certificates (WeChat Pay v2 mTLS); "off" to disable.
+        #[arg(long, env = "RG_SANDBOX_TLS_LISTEN", default_value = "127.0.0.1:9443")]
+        tls_listen: String,
+    },
     /// Intake benchmark: pre-signed unique orders at fixed concurrency against a running serve.
     Bench(bench::BenchArgs),
 }
@@ -40,6 +49,7 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(serve(cfg))
         }
         Command::Bench(args) => rt.block_on(bench::run(args)),
+        Command::Sandbox { listen, tls_listen } => rt.block_on(sandbox(listen, tls_listen)),
     }
 }
 
@@ -68,6 +78,21 @@ async fn serve(cfg: rewardgate_server::Config) -> anyhow::Result<()> {
         s.cancel();
     });
     rewardgate_server::run(cfg, listener, shutdown).await
+}
+
+async fn sandbox(listen: String, tls_listen: String) -> anyhow::Result<()> {
+    let l = tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let tls = match tls_listen.as_str() {
+        "off" | "" => None,
+        a => Some(tokio::net::TcpListener::bind(a).await.map_err(|e| anyhow::anyhow!("cannot listen on {a}: {e}"))?),
+    };
+    let shutdown = CancellationToken::new();
+    let s = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        s.cancel();
+    });
+    rewardgate_sandbox::run(std::sync::Arc::new(rewardgate_sandbox::Sandbox::new()), l, tls, shutdown).await
 }
 
 async fn wait_for_signal() {
