@@ -11,6 +11,8 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 pub fn nonce(n: usize) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut b = vec![0u8; n];
-    SystemRandom::new().fill(&mut b).expect("the system RNG works");
+    SystemRandom::new()
+        .fill(&mut b)
+        .expect("the system RNG works");
     b.iter().map(|x| A[*x as usize % A.len()] as char).collect()
 }

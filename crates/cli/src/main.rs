@@ -81,10 +81,16 @@ async fn serve(cfg: rewardgate_server::Config) -> anyhow::Result<()> {
 }
 
 async fn sandbox(listen: String, tls_listen: String) -> anyhow::Result<()> {
-    let l = tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let l = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let tls = match tls_listen.as_str() {
         "off" | "" => None,
-        a => Some(tokio::net::TcpListener::bind(a).await.map_err(|e| anyhow::anyhow!("cannot listen on {a}: {e}"))?),
+        a => Some(
+            tokio::net::TcpListener::bind(a)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {a}: {e}"))?,
+        ),
     };
     let shutdown = CancellationToken::new();
     let s = shutdown.clone();
@@ -92,7 +98,13 @@ async fn sandbox(listen: String, tls_listen: String) -> anyhow::Result<()> {
         wait_for_signal().await;
         s.cancel();
     });
-    rewardgate_sandbox::run(std::sync::Arc::new(rewardgate_sandbox::Sandbox::new()), l, tls, shutdown).await
+    rewardgate_sandbox::run(
+        std::sync::Arc::new(rewardgate_sandbox::Sandbox::new()),
+        l,
+        tls,
+        shutdown,
+    )
+    .await
 }
 
 async fn wait_for_signal() {

@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 fn parse(query: &str) -> Params {
-    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 pub async fn gateway_get(State(s): State<Shared>, RawQuery(q): RawQuery) -> Response {
@@ -33,7 +35,11 @@ pub async fn gateway_post(State(s): State<Shared>, RawQuery(q): RawQuery, body: 
 }
 
 fn json_response(body: String) -> Response {
-    ([(header::CONTENT_TYPE, "application/json;charset=utf-8")], body).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 /// A response node, signed with the account's Alipay key when there is one.
@@ -46,7 +52,11 @@ fn node(method: &str, v: Value, key: Option<&RsaPrivateKey>) -> Response {
 }
 
 fn business_fail(method: &str, sub_code: &str, sub_msg: &str, key: &RsaPrivateKey) -> Response {
-    node(method, json!({"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg}), Some(key))
+    node(
+        method,
+        json!({"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg}),
+        Some(key),
+    )
 }
 
 async fn handle(s: Shared, p: Params) -> Response {
@@ -61,57 +71,138 @@ fn decide(st: &mut World, p: &Params) -> (Response, Option<u64>) {
     let now = |r| (r, None);
     let g = |f: &str| p.get(f).cloned().unwrap_or_default();
     let method = g("method");
-    let missing = ["app_id", "method", "sign_type", "sign", "timestamp", "version", "biz_content"].into_iter().find(|f| g(f).is_empty());
+    let missing = [
+        "app_id",
+        "method",
+        "sign_type",
+        "sign",
+        "timestamp",
+        "version",
+        "biz_content",
+    ]
+    .into_iter()
+    .find(|f| g(f).is_empty());
     if let Some(f) = missing {
-        let m = if method.is_empty() { "error".to_string() } else { method.clone() };
-        return now(node(&m, json!({"code": "40001", "msg": "Missing Required Arguments", "sub_code": format!("isv.missing-{}", f.replace('_', "-")), "sub_msg": format!("缺少{f}参数")}), None));
+        let m = if method.is_empty() {
+            "error".to_string()
+        } else {
+            method.clone()
+        };
+        return now(node(
+            &m,
+            json!({"code": "40001", "msg": "Missing Required Arguments", "sub_code": format!("isv.missing-{}", f.replace('_', "-")), "sub_msg": format!("缺少{f}参数")}),
+            None,
+        ));
     }
     let Some(acct) = st.alipay.get(&g("app_id")) else {
-        return now(node(&method, json!({"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-app-id", "sub_msg": "无效的AppID参数"}), None));
+        return now(node(
+            &method,
+            json!({"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-app-id", "sub_msg": "无效的AppID参数"}),
+            None,
+        ));
     };
     if g("sign_type") != "RSA2" {
-        return now(node(&method, json!({"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-signature-type", "sub_msg": "无效的签名类型"}), None));
+        return now(node(
+            &method,
+            json!({"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-signature-type", "sub_msg": "无效的签名类型"}),
+            None,
+        ));
     }
     if !ali::verify(p, &acct.app_public_key) {
-        return now(node(&method, json!({"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-signature", "sub_msg": "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配"}), None));
+        return now(node(
+            &method,
+            json!({"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-signature", "sub_msg": "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配"}),
+            None,
+        ));
     }
     let key = acct.alipay_private_key.clone();
     if method != ali::VOUCHER_SEND {
-        return now(node(&method, json!({"code": "40004", "msg": "Business Failed", "sub_code": "isv.invalid-method", "sub_msg": "沙箱不支持此接口"}), Some(&key)));
+        return now(node(
+            &method,
+            json!({"code": "40004", "msg": "Business Failed", "sub_code": "isv.invalid-method", "sub_msg": "沙箱不支持此接口"}),
+            Some(&key),
+        ));
     }
     let Ok(biz) = serde_json::from_str::<Value>(&g("biz_content")) else {
-        return now(node(&method, json!({"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-biz-content", "sub_msg": "biz_content不是合法的JSON"}), Some(&key)));
+        return now(node(
+            &method,
+            json!({"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-biz-content", "sub_msg": "biz_content不是合法的JSON"}),
+            Some(&key),
+        ));
     };
-    let field = |f: &str| biz[f].as_str().map(str::to_string).filter(|x| !x.is_empty());
+    let field = |f: &str| {
+        biz[f]
+            .as_str()
+            .map(str::to_string)
+            .filter(|x| !x.is_empty())
+    };
     let (Some(template_id), Some(out_biz_no)) = (field("template_id"), field("out_biz_no")) else {
-        return now(node(&method, json!({"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.missing-parameter", "sub_msg": "template_id和out_biz_no必填"}), Some(&key)));
+        return now(node(
+            &method,
+            json!({"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.missing-parameter", "sub_msg": "template_id和out_biz_no必填"}),
+            Some(&key),
+        ));
     };
     let Some(user) = field("login_id").or_else(|| field("user_id")) else {
-        return now(node(&method, json!({"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.missing-parameter", "sub_msg": "user_id、login_id不能同时为空"}), Some(&key)));
+        return now(node(
+            &method,
+            json!({"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.missing-parameter", "sub_msg": "user_id、login_id不能同时为空"}),
+            Some(&key),
+        ));
     };
-    let is_mobile = user.len() == 11 && user.starts_with('1') && user.bytes().all(|b| b.is_ascii_digit());
+    let is_mobile =
+        user.len() == 11 && user.starts_with('1') && user.bytes().all(|b| b.is_ascii_digit());
     if !(is_mobile || user.contains('@') || (user.starts_with("2088") && user.len() == 16)) {
-        return now(business_fail(&method, "USER_NOT_EXIST", "领券用户不存在", &key));
+        return now(business_fail(
+            &method,
+            "USER_NOT_EXIST",
+            "领券用户不存在",
+            &key,
+        ));
     }
     let app_id = g("app_id");
     let fingerprint = format!("{template_id}|{user}");
     let vk = (app_id.clone(), out_biz_no.clone());
     if let Some(v) = st.vouchers.get(&vk) {
         if v.fingerprint != fingerprint {
-            return now(business_fail(&method, "OUT_BIZ_NO_REPEAT", "外部业务号重复且参数不一致", &key));
+            return now(business_fail(
+                &method,
+                "OUT_BIZ_NO_REPEAT",
+                "外部业务号重复且参数不一致",
+                &key,
+            ));
         }
-        return now(node(&method, json!({"code": "10000", "msg": "Success", "voucher_id": v.voucher_id, "user_id": v.user_id}), Some(&key)));
+        return now(node(
+            &method,
+            json!({"code": "10000", "msg": "Success", "voucher_id": v.voucher_id, "user_id": v.user_id}),
+            Some(&key),
+        ));
     }
     let faults = st.faults.clone();
     let acct = st.alipay.get_mut(&app_id).expect("found above");
     let Some(act) = acct.activities.get_mut(&template_id) else {
-        return now(business_fail(&method, "TEMPLATE_NOT_EXIST", "券模板不存在", &key));
+        return now(business_fail(
+            &method,
+            "TEMPLATE_NOT_EXIST",
+            "券模板不存在",
+            &key,
+        ));
     };
     if act.remaining <= 0 || roll() < faults.not_enough {
-        return now(business_fail(&method, "BUDGET_NOT_ENOUGH", "券模板预算不足", &key));
+        return now(business_fail(
+            &method,
+            "BUDGET_NOT_ENOUGH",
+            "券模板预算不足",
+            &key,
+        ));
     }
     if act.per_user.get(&user).copied().unwrap_or(0) >= act.max_per_user {
-        return now(business_fail(&method, "EXCEED_USER_TAKE_LIMIT", "用户领取次数已达上限", &key));
+        return now(business_fail(
+            &method,
+            "EXCEED_USER_TAKE_LIMIT",
+            "用户领取次数已达上限",
+            &key,
+        ));
     }
     let system_error = roll() < faults.system_error;
     let timeout = !system_error && roll() < faults.timeout;
@@ -122,14 +213,34 @@ fn decide(st: &mut World, p: &Params) -> (Response, Option<u64>) {
         act.remaining -= 1;
         *act.per_user.entry(user.clone()).or_insert(0) += 1;
         let voucher_id = st.next_id("2026");
-        let user_id = format!("2088{:012}", user.bytes().fold(0u64, |h, b| h.wrapping_mul(131).wrapping_add(b as u64)) % 1_000_000_000_000);
-        st.vouchers.insert(vk, Voucher { fingerprint, voucher_id: voucher_id.clone(), user_id: user_id.clone() });
+        let user_id = format!(
+            "2088{:012}",
+            user.bytes()
+                .fold(0u64, |h, b| h.wrapping_mul(131).wrapping_add(b as u64))
+                % 1_000_000_000_000
+        );
+        st.vouchers.insert(
+            vk,
+            Voucher {
+                fingerprint,
+                voucher_id: voucher_id.clone(),
+                user_id: user_id.clone(),
+            },
+        );
         st.record("ALIPAY_VOUCHER", &out_biz_no, amount, &user);
         granted = Some((voucher_id, user_id));
     }
     let answer = match (granted, system_error) {
-        (Some((vid, uid)), false) => node(&method, json!({"code": "10000", "msg": "Success", "voucher_id": vid, "user_id": uid}), Some(&key)),
-        _ => node(&method, json!({"code": "20000", "msg": "Service Currently Unavailable", "sub_code": "isp.unknow-error", "sub_msg": "系统繁忙"}), Some(&key)),
+        (Some((vid, uid)), false) => node(
+            &method,
+            json!({"code": "10000", "msg": "Success", "voucher_id": vid, "user_id": uid}),
+            Some(&key),
+        ),
+        _ => node(
+            &method,
+            json!({"code": "20000", "msg": "Service Currently Unavailable", "sub_code": "isp.unknow-error", "sub_msg": "系统繁忙"}),
+            Some(&key),
+        ),
     };
     (answer, timeout.then_some(faults.timeout_seconds))
 }

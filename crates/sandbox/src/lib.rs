@@ -4,8 +4,8 @@
 //! memory: it is a test double, safe under concurrent requests.
 
 mod alipay;
-mod surface;
 mod state;
+mod surface;
 pub mod tls;
 mod wechat_v2;
 mod wechat_v3;
@@ -29,12 +29,30 @@ pub fn router(s: Shared) -> Router {
         .route(v2::GETHBINFO, post(wechat_v2::gethbinfo))
         .route(v2::TRANSFERS, post(wechat_v2::transfers))
         .route(v2::GETTRANSFERINFO, post(wechat_v2::gettransferinfo))
-        .route("/v3/marketing/favor/users/{openid}/coupons", post(wechat_v3::send_coupon))
-        .route("/gateway.do", get(alipay::gateway_get).post(alipay::gateway_post))
-        .route("/sandbox/v1/accounts/wechat-v2/{mch_id}", put(surface::put_wechat_v2))
-        .route("/sandbox/v1/accounts/wechat-v3/{mch_id}", put(surface::put_wechat_v3))
-        .route("/sandbox/v1/accounts/alipay/{app_id}", put(surface::put_alipay))
-        .route("/sandbox/v1/faults", put(surface::put_faults).get(surface::get_faults))
+        .route(
+            "/v3/marketing/favor/users/{openid}/coupons",
+            post(wechat_v3::send_coupon),
+        )
+        .route(
+            "/gateway.do",
+            get(alipay::gateway_get).post(alipay::gateway_post),
+        )
+        .route(
+            "/sandbox/v1/accounts/wechat-v2/{mch_id}",
+            put(surface::put_wechat_v2),
+        )
+        .route(
+            "/sandbox/v1/accounts/wechat-v3/{mch_id}",
+            put(surface::put_wechat_v3),
+        )
+        .route(
+            "/sandbox/v1/accounts/alipay/{app_id}",
+            put(surface::put_alipay),
+        )
+        .route(
+            "/sandbox/v1/faults",
+            put(surface::put_faults).get(surface::get_faults),
+        )
         .route("/sandbox/v1/effects", get(surface::effects))
         .route("/sandbox/v1/redpacks/{billno}/claim", post(surface::claim))
         .route("/sandbox/v1/clock/advance", post(surface::advance_clock))
@@ -60,9 +78,12 @@ pub async fn run(
         }
         None => None,
     };
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .await?;
     if let Some(t) = tls_task {
         t.abort();
     }

@@ -149,12 +149,22 @@ impl World {
 
     pub fn next_id(&mut self, prefix: &str) -> String {
         self.seq += 1;
-        format!("{prefix}{}{:010}", rewardgate_core::clock::shanghai_ymd(self.now()), self.seq)
+        format!(
+            "{prefix}{}{:010}",
+            rewardgate_core::clock::shanghai_ymd(self.now()),
+            self.seq
+        )
     }
 
     pub fn record(&mut self, channel: &'static str, key: &str, amount_fen: i64, user: &str) {
         let at = self.now();
-        self.effects.push(Effect { channel, key: key.to_string(), amount_fen, user: user.to_string(), at });
+        self.effects.push(Effect {
+            channel,
+            key: key.to_string(),
+            amount_fen,
+            user: user.to_string(),
+            at,
+        });
     }
 
     /// Moves unopened red packets past 24 hours to REFUND, crediting the merchant back.
@@ -180,6 +190,8 @@ impl World {
 pub fn roll() -> f64 {
     use aws_lc_rs::rand::{SecureRandom, SystemRandom};
     let mut b = [0u8; 8];
-    SystemRandom::new().fill(&mut b).expect("the system RNG works");
+    SystemRandom::new()
+        .fill(&mut b)
+        .expect("the system RNG works");
     (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -15,7 +15,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 fn bad(msg: impl std::fmt::Display) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({"error": msg.to_string()}))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": msg.to_string()})),
+    )
+        .into_response()
 }
 
 fn ok(v: Value) -> Response {
@@ -25,29 +29,50 @@ fn ok(v: Value) -> Response {
 /// A yuan amount inside a JSON value (exact text, no float kept).
 fn yuan(v: &Value, field: &str) -> Result<i64, String> {
     match v {
-        Value::Number(n) => Fen::parse_yuan(&n.to_string()).map(|f| f.0).map_err(|e| format!("{field} {e}")),
+        Value::Number(n) => Fen::parse_yuan(&n.to_string())
+            .map(|f| f.0)
+            .map_err(|e| format!("{field} {e}")),
         _ => Err(format!("{field} must be a number in yuan")),
     }
 }
 
 fn int(v: &Value, field: &str) -> Result<i64, String> {
-    v.as_i64().filter(|n| *n >= 0).ok_or_else(|| format!("{field} must be a non-negative integer"))
+    v.as_i64()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| format!("{field} must be a non-negative integer"))
 }
 
-pub async fn put_wechat_v2(State(s): State<Shared>, Path(mch_id): Path<String>, body: Bytes) -> Response {
+pub async fn put_wechat_v2(
+    State(s): State<Shared>,
+    Path(mch_id): Path<String>,
+    body: Bytes,
+) -> Response {
     let o = match parse_object(&body) {
         Ok(o) => o,
         Err(e) => return bad(e.message),
     };
     let r = (|| -> Result<V2Account, String> {
         let api_key = o.req_str("apiKey").map_err(|e| e.message)?;
-        let app_ids = o.opt_str_list("appIds").map_err(|e| e.message)?.unwrap_or_default();
-        let balance_fen = o.opt_nonneg_money("balance").map_err(|e| e.message)?.map(|f| f.0).unwrap_or(100_000_000);
+        let app_ids = o
+            .opt_str_list("appIds")
+            .map_err(|e| e.message)?
+            .unwrap_or_default();
+        let balance_fen = o
+            .opt_nonneg_money("balance")
+            .map_err(|e| e.message)?
+            .map(|f| f.0)
+            .unwrap_or(100_000_000);
         let cert_der = match o.opt_str("certPem").map_err(|e| e.message)? {
             None => None,
             Some(p) => Some(pem_decode(&p).map_err(|e| format!("certPem {e}"))?.1),
         };
-        Ok(V2Account { api_key, app_ids, balance_fen, cert_der, recent_sends: Default::default() })
+        Ok(V2Account {
+            api_key,
+            app_ids,
+            balance_fen,
+            cert_der,
+            recent_sends: Default::default(),
+        })
     })();
     match r {
         Ok(a) => {
@@ -59,20 +84,37 @@ pub async fn put_wechat_v2(State(s): State<Shared>, Path(mch_id): Path<String>, 
     }
 }
 
-pub async fn put_wechat_v3(State(s): State<Shared>, Path(mch_id): Path<String>, Json(v): Json<Value>) -> Response {
+pub async fn put_wechat_v3(
+    State(s): State<Shared>,
+    Path(mch_id): Path<String>,
+    Json(v): Json<Value>,
+) -> Response {
     let r = (|| -> Result<V3Account, String> {
-        let text = |f: &str| v[f].as_str().map(str::to_string).ok_or_else(|| format!("{f} is required"));
-        let merchant_public_key = RsaPublicKey::from_pem(&text("merchantPublicKeyPem")?).map_err(|e| format!("merchantPublicKeyPem {e}"))?;
-        let platform_key = RsaPrivateKey::from_pem(&text("platformPrivateKeyPem")?).map_err(|e| format!("platformPrivateKeyPem {e}"))?;
+        let text = |f: &str| {
+            v[f].as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("{f} is required"))
+        };
+        let merchant_public_key = RsaPublicKey::from_pem(&text("merchantPublicKeyPem")?)
+            .map_err(|e| format!("merchantPublicKeyPem {e}"))?;
+        let platform_key = RsaPrivateKey::from_pem(&text("platformPrivateKeyPem")?)
+            .map_err(|e| format!("platformPrivateKeyPem {e}"))?;
         let mut stocks = HashMap::new();
         for st in v["stocks"].as_array().cloned().unwrap_or_default() {
-            let id = st["stockId"].as_str().ok_or("stocks[].stockId is required")?.to_string();
+            let id = st["stockId"]
+                .as_str()
+                .ok_or("stocks[].stockId is required")?
+                .to_string();
             stocks.insert(
                 id,
                 Stock {
                     coupon_value: yuan(&st["couponValue"], "couponValue")?,
                     remaining: int(&st["remaining"], "remaining")?,
-                    max_per_user: st.get("maxPerUser").map(|m| int(m, "maxPerUser")).transpose()?.unwrap_or(i64::MAX),
+                    max_per_user: st
+                        .get("maxPerUser")
+                        .map(|m| int(m, "maxPerUser"))
+                        .transpose()?
+                        .unwrap_or(i64::MAX),
                     per_user: HashMap::new(),
                 },
             );
@@ -87,7 +129,11 @@ pub async fn put_wechat_v3(State(s): State<Shared>, Path(mch_id): Path<String>, 
     })();
     match r {
         Ok(a) => {
-            let stocks: Vec<_> = a.stocks.iter().map(|(k, st)| json!({"stockId": k, "remaining": st.remaining})).collect();
+            let stocks: Vec<_> = a
+                .stocks
+                .iter()
+                .map(|(k, st)| json!({"stockId": k, "remaining": st.remaining}))
+                .collect();
             s.with(|st| st.v3.insert(mch_id.clone(), a));
             ok(json!({"mchId": mch_id, "stocks": stocks}))
         }
@@ -95,29 +141,54 @@ pub async fn put_wechat_v3(State(s): State<Shared>, Path(mch_id): Path<String>, 
     }
 }
 
-pub async fn put_alipay(State(s): State<Shared>, Path(app_id): Path<String>, Json(v): Json<Value>) -> Response {
+pub async fn put_alipay(
+    State(s): State<Shared>,
+    Path(app_id): Path<String>,
+    Json(v): Json<Value>,
+) -> Response {
     let r = (|| -> Result<AliAccount, String> {
-        let text = |f: &str| v[f].as_str().map(str::to_string).ok_or_else(|| format!("{f} is required"));
-        let app_public_key = RsaPublicKey::from_pem(&text("appPublicKeyPem")?).map_err(|e| format!("appPublicKeyPem {e}"))?;
-        let key = RsaPrivateKey::from_pem(&text("alipayPrivateKeyPem")?).map_err(|e| format!("alipayPrivateKeyPem {e}"))?;
+        let text = |f: &str| {
+            v[f].as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("{f} is required"))
+        };
+        let app_public_key = RsaPublicKey::from_pem(&text("appPublicKeyPem")?)
+            .map_err(|e| format!("appPublicKeyPem {e}"))?;
+        let key = RsaPrivateKey::from_pem(&text("alipayPrivateKeyPem")?)
+            .map_err(|e| format!("alipayPrivateKeyPem {e}"))?;
         let mut activities = HashMap::new();
         for a in v["activities"].as_array().cloned().unwrap_or_default() {
-            let id = a["activityId"].as_str().ok_or("activities[].activityId is required")?.to_string();
+            let id = a["activityId"]
+                .as_str()
+                .ok_or("activities[].activityId is required")?
+                .to_string();
             activities.insert(
                 id,
                 AliActivity {
                     amount: yuan(&a["amount"], "amount")?,
                     remaining: int(&a["remaining"], "remaining")?,
-                    max_per_user: a.get("maxPerUser").map(|m| int(m, "maxPerUser")).transpose()?.unwrap_or(i64::MAX),
+                    max_per_user: a
+                        .get("maxPerUser")
+                        .map(|m| int(m, "maxPerUser"))
+                        .transpose()?
+                        .unwrap_or(i64::MAX),
                     per_user: HashMap::new(),
                 },
             );
         }
-        Ok(AliAccount { app_public_key, alipay_private_key: Arc::new(key), activities })
+        Ok(AliAccount {
+            app_public_key,
+            alipay_private_key: Arc::new(key),
+            activities,
+        })
     })();
     match r {
         Ok(a) => {
-            let acts: Vec<_> = a.activities.iter().map(|(k, x)| json!({"activityId": k, "remaining": x.remaining})).collect();
+            let acts: Vec<_> = a
+                .activities
+                .iter()
+                .map(|(k, x)| json!({"activityId": k, "remaining": x.remaining}))
+                .collect();
             s.with(|st| st.alipay.insert(app_id.clone(), a));
             ok(json!({"appId": app_id, "activities": acts}))
         }
@@ -129,7 +200,10 @@ pub async fn put_faults(State(s): State<Shared>, Json(v): Json<Value>) -> Respon
     let rate = |f: &str| -> Result<f64, String> {
         match v.get(f) {
             None | Some(Value::Null) => Ok(0.0),
-            Some(x) => x.as_f64().filter(|r| (0.0..=1.0).contains(r)).ok_or_else(|| format!("{f} must be a rate between 0 and 1")),
+            Some(x) => x
+                .as_f64()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| format!("{f} must be a rate between 0 and 1")),
         }
     };
     let f = (|| -> Result<Faults, String> {
@@ -137,8 +211,15 @@ pub async fn put_faults(State(s): State<Shared>, Json(v): Json<Value>) -> Respon
             system_error: rate("systemError")?,
             timeout: rate("timeout")?,
             not_enough: rate("notEnough")?,
-            enforce_time_limit: v.get("enforceTimeLimit").and_then(Value::as_bool).unwrap_or(false),
-            timeout_seconds: v.get("timeoutSeconds").and_then(Value::as_u64).unwrap_or(15).min(300),
+            enforce_time_limit: v
+                .get("enforceTimeLimit")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            timeout_seconds: v
+                .get("timeoutSeconds")
+                .and_then(Value::as_u64)
+                .unwrap_or(15)
+                .min(300),
         })
     })();
     match f {
@@ -163,13 +244,21 @@ pub async fn claim(State(s): State<Shared>, Path(billno): Path<String>) -> Respo
         st.settle_refunds();
         let now = st.now();
         match st.redpacks.get_mut(&billno) {
-            None => (StatusCode::NOT_FOUND, Json(json!({"error": "no such red packet"}))).into_response(),
+            None => (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": "no such red packet"})),
+            )
+                .into_response(),
             Some(r) if r.status == RedpackStatus::Sent => {
                 r.status = RedpackStatus::Received;
                 r.rcv_time = Some(now);
                 ok(json!({"mchBillno": billno, "status": "RECEIVED"}))
             }
-            Some(r) => (StatusCode::CONFLICT, Json(json!({"error": format!("red packet is {:?}", r.status)}))).into_response(),
+            Some(r) => (
+                StatusCode::CONFLICT,
+                Json(json!({"error": format!("red packet is {:?}", r.status)})),
+            )
+                .into_response(),
         }
     })
 }

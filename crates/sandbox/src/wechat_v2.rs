@@ -5,10 +5,10 @@
 use crate::Shared;
 use crate::state::*;
 use crate::tls::PeerCert;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use rewardgate_channels::wechat_v2::{self as v2, Params, SignType, xml};
 use rewardgate_core::clock::{SHANGHAI, shanghai_ymd};
 use std::time::Duration;
@@ -62,22 +62,40 @@ fn fail(mut base: Params, code: &str, des: &str, key: Option<(&str, SignType)>) 
 
 /// The checks every v2 call shares: XML, merchant, signature, client certificate.
 /// `mch_field` is `mch_id` for red packets and queries, `mchid` for transfers.
-fn authenticate(st: &World, body: &str, mch_field: &str, peer: Option<&PeerCert>) -> Result<(Params, String, SignType), Response> {
+#[allow(clippy::result_large_err)] // the refusal is the answer itself, sent as it is
+fn authenticate(
+    st: &World,
+    body: &str,
+    mch_field: &str,
+    peer: Option<&PeerCert>,
+) -> Result<(Params, String, SignType), Response> {
     let p = xml::parse(body).map_err(|_| return_fail("XML格式错误"))?;
     let mch = p.get(mch_field).cloned().unwrap_or_default();
     let Some(acct) = st.v2.get(&mch) else {
         return Err(return_fail("mch_id参数错误或商户号不存在"));
     };
     let Some(t) = SignType::parse(p.get("sign_type").map(String::as_str)) else {
-        return Err(fail(Params::new(), "PARAM_ERROR", "sign_type参数错误", None));
+        return Err(fail(
+            Params::new(),
+            "PARAM_ERROR",
+            "sign_type参数错误",
+            None,
+        ));
     };
     if !v2::verify(&p, &acct.api_key, t) {
         return Err(fail(Params::new(), "SIGN_ERROR", "签名错误", None));
     }
     if let Some(want) = &acct.cert_der {
-        let ok = peer.and_then(|c| c.0.as_ref()).is_some_and(|got| got == want);
+        let ok = peer
+            .and_then(|c| c.0.as_ref())
+            .is_some_and(|got| got == want);
         if !ok {
-            return Err(fail(Params::new(), "CA_ERROR", "请求未携带证书或证书与商户号不匹配", None));
+            return Err(fail(
+                Params::new(),
+                "CA_ERROR",
+                "请求未携带证书或证书与商户号不匹配",
+                None,
+            ));
         }
     }
     Ok((p, acct.api_key.clone(), t))
@@ -93,14 +111,26 @@ fn required(p: &Params, fields: &[&str]) -> Result<(), String> {
 }
 
 fn openid_ok(o: &str) -> bool {
-    o.starts_with('o') && o.len() >= 3 && o.len() <= 128 && o.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    o.starts_with('o')
+        && o.len() >= 3
+        && o.len() <= 128
+        && o.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn wx_time(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
         .to_offset(SHANGHAI);
-    format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second())
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 fn shanghai_hour(ms: i64) -> u8 {
@@ -114,11 +144,19 @@ fn shanghai_hour(ms: i64) -> u8 {
 pub const PER_MINUTE: usize = 1800;
 pub const PER_USER_DAY: i64 = 10;
 
-pub async fn sendredpack(State(s): State<Shared>, peer: Option<Extension<PeerCert>>, body: String) -> Response {
+pub async fn sendredpack(
+    State(s): State<Shared>,
+    peer: Option<Extension<PeerCert>>,
+    body: String,
+) -> Response {
     deliver(s.with(|st| send(st, &body, peer.as_deref(), false))).await
 }
 
-pub async fn sendminiprogramhb(State(s): State<Shared>, peer: Option<Extension<PeerCert>>, body: String) -> Response {
+pub async fn sendminiprogramhb(
+    State(s): State<Shared>,
+    peer: Option<Extension<PeerCert>>,
+    body: String,
+) -> Response {
     deliver(s.with(|st| send(st, &body, peer.as_deref(), true))).await
 }
 
@@ -131,10 +169,28 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
     let g = |f: &str| p.get(f).cloned().unwrap_or_default();
     let (mch, billno, appid, openid) = (g("mch_id"), g("mch_billno"), g("wxappid"), g("re_openid"));
     let mut base = Params::new();
-    for f in ["mch_billno", "mch_id", "wxappid", "re_openid", "total_amount"] {
+    for f in [
+        "mch_billno",
+        "mch_id",
+        "wxappid",
+        "re_openid",
+        "total_amount",
+    ] {
         base.insert(f.into(), g(f));
     }
-    let mut need = vec!["nonce_str", "mch_billno", "mch_id", "wxappid", "send_name", "re_openid", "total_amount", "total_num", "wishing", "act_name", "remark"];
+    let mut need = vec![
+        "nonce_str",
+        "mch_billno",
+        "mch_id",
+        "wxappid",
+        "send_name",
+        "re_openid",
+        "total_amount",
+        "total_num",
+        "wishing",
+        "act_name",
+        "remark",
+    ];
     if mini {
         need.push("notify_way");
     } else {
@@ -150,9 +206,16 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
     if !acct.app_ids.is_empty() && !acct.app_ids.contains(&appid) {
         return Answer::Now(fail(base, "PARAM_ERROR", "wxappid与商户号不匹配", k));
     }
-    let fmt_ok = billno.len() == mch.len() + 18 && billno.starts_with(&mch) && billno.bytes().all(|b| b.is_ascii_digit());
+    let fmt_ok = billno.len() == mch.len() + 18
+        && billno.starts_with(&mch)
+        && billno.bytes().all(|b| b.is_ascii_digit());
     if !fmt_ok {
-        return Answer::Now(fail(base, "PARAM_ERROR", "mch_billno格式错误：应为mch_id+yyyymmdd+10位数字", k));
+        return Answer::Now(fail(
+            base,
+            "PARAM_ERROR",
+            "mch_billno格式错误：应为mch_id+yyyymmdd+10位数字",
+            k,
+        ));
     }
     let Ok(amount) = g("total_amount").parse::<i64>() else {
         return Answer::Now(fail(base, "PARAM_ERROR", "total_amount参数错误", k));
@@ -167,7 +230,12 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
     st.settle_refunds();
     if let Some(r) = st.redpacks.get(&billno) {
         if r.fingerprint != fingerprint {
-            return Answer::Now(fail(base, "FATAL_ERROR", "更换了openid、金额等参数，请使用原参数重试", k));
+            return Answer::Now(fail(
+                base,
+                "FATAL_ERROR",
+                "更换了openid、金额等参数，请使用原参数重试",
+                k,
+            ));
         }
         let mut ok = base.clone();
         ok.insert("result_code".into(), "SUCCESS".into());
@@ -179,35 +247,78 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
         }
         return Answer::Now(answer(ok, k));
     }
-    let max = if p.get("scene_id").is_some_and(|v| !v.is_empty()) { 499_900 } else { 20_000 };
+    let max = if p.get("scene_id").is_some_and(|v| !v.is_empty()) {
+        499_900
+    } else {
+        20_000
+    };
     if !(100..=max).contains(&amount) {
-        return Answer::Now(fail(base, "MONEY_LIMIT", "每个红包的平均金额必须在1.00元到200.00元之间", k));
+        return Answer::Now(fail(
+            base,
+            "MONEY_LIMIT",
+            "每个红包的平均金额必须在1.00元到200.00元之间",
+            k,
+        ));
     }
     if openid.starts_with("oRISK") {
-        return Answer::Now(fail(base, "NO_AUTH", "发放失败，此请求可能存在风险，已被微信拦截", k));
+        return Answer::Now(fail(
+            base,
+            "NO_AUTH",
+            "发放失败，此请求可能存在风险，已被微信拦截",
+            k,
+        ));
     }
     let now = st.now();
     if st.faults.enforce_time_limit && shanghai_hour(now) < 8 {
-        return Answer::Now(fail(base, "TIME_LIMITED", "企业红包的发送时间受限，请北京时间0:00-8:00以外发送", k));
+        return Answer::Now(fail(
+            base,
+            "TIME_LIMITED",
+            "企业红包的发送时间受限，请北京时间0:00-8:00以外发送",
+            k,
+        ));
     }
     let faults = st.faults.clone();
     if roll() < faults.not_enough {
-        return Answer::Now(fail(base, "NOTENOUGH", "帐号余额不足，请到商户平台充值后再重试", k));
+        return Answer::Now(fail(
+            base,
+            "NOTENOUGH",
+            "帐号余额不足，请到商户平台充值后再重试",
+            k,
+        ));
     }
     let acct = st.v2.get_mut(&mch).expect("authenticated");
-    while acct.recent_sends.front().is_some_and(|t| *t <= now - 60_000) {
+    while acct
+        .recent_sends
+        .front()
+        .is_some_and(|t| *t <= now - 60_000)
+    {
         acct.recent_sends.pop_front();
     }
     if acct.recent_sends.len() >= PER_MINUTE {
-        return Answer::Now(fail(base, "SECOND_OVER_LIMITED", "企业红包的按分钟发放受限，每分钟发送红包数量不得超过1800个", k));
+        return Answer::Now(fail(
+            base,
+            "SECOND_OVER_LIMITED",
+            "企业红包的按分钟发放受限，每分钟发送红包数量不得超过1800个",
+            k,
+        ));
     }
     let day_key = (mch.clone(), openid.clone(), shanghai_ymd(now));
     if st.daily.get(&day_key).copied().unwrap_or(0) >= PER_USER_DAY {
-        return Answer::Now(fail(base, "SENDNUM_LIMIT", "该用户今日领取红包个数超过限制", k));
+        return Answer::Now(fail(
+            base,
+            "SENDNUM_LIMIT",
+            "该用户今日领取红包个数超过限制",
+            k,
+        ));
     }
     let acct = st.v2.get_mut(&mch).expect("authenticated");
     if acct.balance_fen < amount {
-        return Answer::Now(fail(base, "NOTENOUGH", "帐号余额不足，请到商户平台充值后再重试", k));
+        return Answer::Now(fail(
+            base,
+            "NOTENOUGH",
+            "帐号余额不足，请到商户平台充值后再重试",
+            k,
+        ));
     }
     // An injected SYSTEMERROR or timeout may or may not have granted, as upstream.
     let system_error = roll() < faults.system_error;
@@ -219,7 +330,10 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
         *st.daily.entry(day_key).or_insert(0) += 1;
         let listid = st.next_id("1000041701");
         let package = mini.then(|| {
-            format!("sendid={listid}&ver=8&sign={}&mchid={mch}&appid={appid}", rewardgate_channels::nonce(32))
+            format!(
+                "sendid={listid}&ver=8&sign={}&mchid={mch}&appid={appid}",
+                rewardgate_channels::nonce(32)
+            )
         });
         st.redpacks.insert(
             billno.clone(),
@@ -236,7 +350,16 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
                 package: package.clone(),
             },
         );
-        st.record(if mini { "WECHAT_MINIPROGRAM_REDPACK" } else { "WECHAT_REDPACK" }, &billno, amount, &openid);
+        st.record(
+            if mini {
+                "WECHAT_MINIPROGRAM_REDPACK"
+            } else {
+                "WECHAT_REDPACK"
+            },
+            &billno,
+            amount,
+            &openid,
+        );
         base.insert("send_listid".into(), listid);
         if let Some(pk) = package {
             base.insert("package".into(), pk);
@@ -250,13 +373,21 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
     ok.insert("err_code".into(), "SUCCESS".into());
     ok.insert("err_code_des".into(), "发放成功".into());
     if timeout {
-        let late = if grants { answer(ok, k) } else { fail(Params::new(), "SYSTEMERROR", "系统繁忙，请再试", k) };
+        let late = if grants {
+            answer(ok, k)
+        } else {
+            fail(Params::new(), "SYSTEMERROR", "系统繁忙，请再试", k)
+        };
         return Answer::Late(late, faults.timeout_seconds);
     }
     Answer::Now(answer(ok, k))
 }
 
-pub async fn gethbinfo(State(s): State<Shared>, peer: Option<Extension<PeerCert>>, body: String) -> Response {
+pub async fn gethbinfo(
+    State(s): State<Shared>,
+    peer: Option<Extension<PeerCert>>,
+    body: String,
+) -> Response {
     s.with(|st| {
         let (p, key, t) = match authenticate(st, &body, "mch_id", peer.as_deref()) {
             Ok(x) => x,
@@ -311,7 +442,11 @@ pub async fn gethbinfo(State(s): State<Shared>, peer: Option<Extension<PeerCert>
     })
 }
 
-pub async fn transfers(State(s): State<Shared>, peer: Option<Extension<PeerCert>>, body: String) -> Response {
+pub async fn transfers(
+    State(s): State<Shared>,
+    peer: Option<Extension<PeerCert>>,
+    body: String,
+) -> Response {
     deliver(s.with(|st| transfer(st, &body, peer.as_deref()))).await
 }
 
@@ -325,13 +460,30 @@ fn transfer(st: &mut World, body: &str, peer: Option<&PeerCert>) -> Answer {
         Err(r) => return Answer::Now(r),
     };
     let g = |f: &str| p.get(f).cloned().unwrap_or_default();
-    let (mch, appid, trade_no, openid) = (g("mchid"), g("mch_appid"), g("partner_trade_no"), g("openid"));
+    let (mch, appid, trade_no, openid) = (
+        g("mchid"),
+        g("mch_appid"),
+        g("partner_trade_no"),
+        g("openid"),
+    );
     let mut base = Params::new();
     base.insert("mch_appid".into(), appid.clone());
     base.insert("mchid".into(), mch.clone());
     base.insert("nonce_str".into(), rewardgate_channels::nonce(32));
     base.insert("partner_trade_no".into(), trade_no.clone());
-    if let Err(e) = required(&p, &["mch_appid", "mchid", "nonce_str", "partner_trade_no", "openid", "check_name", "amount", "desc"]) {
+    if let Err(e) = required(
+        &p,
+        &[
+            "mch_appid",
+            "mchid",
+            "nonce_str",
+            "partner_trade_no",
+            "openid",
+            "check_name",
+            "amount",
+            "desc",
+        ],
+    ) {
         return Answer::Now(fail(base, "PARAM_ERROR", &e, None));
     }
     let acct = st.v2.get(&mch).expect("authenticated");
@@ -349,13 +501,23 @@ fn transfer(st: &mut World, body: &str, peer: Option<&PeerCert>) -> Answer {
         return Answer::Now(fail(base, "PARAM_ERROR", "amount参数错误", None));
     };
     if !openid_ok(&openid) {
-        return Answer::Now(fail(base, "OPENID_ERROR", "Openid格式错误或者不属于商家公众账号", None));
+        return Answer::Now(fail(
+            base,
+            "OPENID_ERROR",
+            "Openid格式错误或者不属于商家公众账号",
+            None,
+        ));
     }
     let fingerprint = format!("{appid}|{openid}|{amount}|{check}");
     let tk = (mch.clone(), trade_no.clone());
     if let Some(t) = st.transfers.get(&tk) {
         if t.fingerprint != fingerprint {
-            return Answer::Now(fail(base, "PARAM_ERROR", "商户订单号重复，请使用原参数重试", None));
+            return Answer::Now(fail(
+                base,
+                "PARAM_ERROR",
+                "商户订单号重复，请使用原参数重试",
+                None,
+            ));
         }
         let mut ok = base;
         ok.insert("result_code".into(), "SUCCESS".into());
@@ -384,7 +546,15 @@ fn transfer(st: &mut World, body: &str, peer: Option<&PeerCert>) -> Answer {
         let payment_no = st.next_id("1000018301");
         st.transfers.insert(
             tk,
-            Transfer { fingerprint, openid: openid.clone(), amount, payment_no: payment_no.clone(), payment_time: now, app_id: appid, desc: g("desc") },
+            Transfer {
+                fingerprint,
+                openid: openid.clone(),
+                amount,
+                payment_no: payment_no.clone(),
+                payment_time: now,
+                app_id: appid,
+                desc: g("desc"),
+            },
         );
         st.record("WECHAT_TRANSFER", &trade_no, amount, &openid);
         ok.insert("payment_no".into(), payment_no);
@@ -395,13 +565,21 @@ fn transfer(st: &mut World, body: &str, peer: Option<&PeerCert>) -> Answer {
     }
     ok.insert("result_code".into(), "SUCCESS".into());
     if timeout {
-        let late = if grants { answer(ok, None) } else { fail(base, "SYSTEMERROR", "系统繁忙，请稍后再试", None) };
+        let late = if grants {
+            answer(ok, None)
+        } else {
+            fail(base, "SYSTEMERROR", "系统繁忙，请稍后再试", None)
+        };
         return Answer::Late(late, faults.timeout_seconds);
     }
     Answer::Now(answer(ok, None))
 }
 
-pub async fn gettransferinfo(State(s): State<Shared>, peer: Option<Extension<PeerCert>>, body: String) -> Response {
+pub async fn gettransferinfo(
+    State(s): State<Shared>,
+    peer: Option<Extension<PeerCert>>,
+    body: String,
+) -> Response {
     s.with(|st| {
         let (p, key, t) = match authenticate(st, &body, "mch_id", peer.as_deref()) {
             Ok(x) => x,

@@ -18,7 +18,12 @@ use std::time::Duration;
 /// A JSON answer signed as the platform signs (`Wechatpay-*` headers).
 fn signed(status: StatusCode, body: Value, key: Option<(&RsaPrivateKey, &str)>) -> Response {
     let text = body.to_string();
-    let mut r = (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], text.clone()).into_response();
+    let mut r = (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        text.clone(),
+    )
+        .into_response();
     if let Some((k, serial)) = key {
         let ts = (rewardgate_core::clock::now_ms() / 1000).to_string();
         let nonce = rewardgate_channels::nonce(32);
@@ -37,11 +42,21 @@ fn signed(status: StatusCode, body: Value, key: Option<(&RsaPrivateKey, &str)>) 
     r
 }
 
-fn error(status: StatusCode, code: &str, message: &str, key: Option<(&RsaPrivateKey, &str)>) -> Response {
+fn error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    key: Option<(&RsaPrivateKey, &str)>,
+) -> Response {
     signed(status, json!({"code": code, "message": message}), key)
 }
 
-pub async fn send_coupon(State(s): State<Shared>, Path(openid): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn send_coupon(
+    State(s): State<Shared>,
+    Path(openid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let decided = s.with(|st| decide(st, &openid, &headers, &body));
     match decided {
         (r, None) => r,
@@ -52,57 +67,130 @@ pub async fn send_coupon(State(s): State<Shared>, Path(openid): Path<String>, he
     }
 }
 
-fn decide(st: &mut World, openid: &str, headers: &HeaderMap, body: &[u8]) -> (Response, Option<u64>) {
+fn decide(
+    st: &mut World,
+    openid: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (Response, Option<u64>) {
     let now = |r| (r, None);
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(Authorization::parse);
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Authorization::parse);
     let Some(auth) = auth else {
-        return now(error(StatusCode::UNAUTHORIZED, "SIGN_ERROR", "Authorization头缺失或格式错误", None));
+        return now(error(
+            StatusCode::UNAUTHORIZED,
+            "SIGN_ERROR",
+            "Authorization头缺失或格式错误",
+            None,
+        ));
     };
     let Some(acct) = st.v3.get(&auth.mchid) else {
-        return now(error(StatusCode::UNAUTHORIZED, "SIGN_ERROR", "商户号不存在或未开通APIv3", None));
+        return now(error(
+            StatusCode::UNAUTHORIZED,
+            "SIGN_ERROR",
+            "商户号不存在或未开通APIv3",
+            None,
+        ));
     };
     let key = (acct.platform_key.clone(), acct.platform_serial_no.clone());
     let k = Some((key.0.as_ref(), key.1.as_str()));
     let text = String::from_utf8_lossy(body);
     let path = v3::coupon_path(openid);
     let msg = v3::request_message("POST", &path, &auth.timestamp, &auth.nonce_str, &text);
-    if auth.serial_no != acct.merchant_serial_no || !acct.merchant_public_key.verify_b64(msg.as_bytes(), &auth.signature) {
-        return now(error(StatusCode::UNAUTHORIZED, "SIGN_ERROR", "签名错误，请检查后再试", k));
+    if auth.serial_no != acct.merchant_serial_no
+        || !acct
+            .merchant_public_key
+            .verify_b64(msg.as_bytes(), &auth.signature)
+    {
+        return now(error(
+            StatusCode::UNAUTHORIZED,
+            "SIGN_ERROR",
+            "签名错误，请检查后再试",
+            k,
+        ));
     }
-    let ts_ok = auth.timestamp.parse::<i64>().is_ok_and(|t| (t * 1000 - rewardgate_core::clock::now_ms()).abs() <= 300_000);
+    let ts_ok = auth
+        .timestamp
+        .parse::<i64>()
+        .is_ok_and(|t| (t * 1000 - rewardgate_core::clock::now_ms()).abs() <= 300_000);
     if !ts_ok {
-        return now(error(StatusCode::UNAUTHORIZED, "SIGN_ERROR", "timestamp已过期", k));
+        return now(error(
+            StatusCode::UNAUTHORIZED,
+            "SIGN_ERROR",
+            "timestamp已过期",
+            k,
+        ));
     }
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return now(error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "请求体不是合法的JSON", k));
+        return now(error(
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            "请求体不是合法的JSON",
+            k,
+        ));
     };
     let field = |f: &str| v[f].as_str().map(str::to_string).filter(|x| !x.is_empty());
-    let (Some(stock_id), Some(out_request_no), Some(appid), Some(creator)) =
-        (field("stock_id"), field("out_request_no"), field("appid"), field("stock_creator_mchid"))
-    else {
-        return now(error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "参数错误，stock_id、out_request_no、appid、stock_creator_mchid必填", k));
+    let (Some(stock_id), Some(out_request_no), Some(appid), Some(creator)) = (
+        field("stock_id"),
+        field("out_request_no"),
+        field("appid"),
+        field("stock_creator_mchid"),
+    ) else {
+        return now(error(
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            "参数错误，stock_id、out_request_no、appid、stock_creator_mchid必填",
+            k,
+        ));
     };
     if creator != auth.mchid {
-        return now(error(StatusCode::FORBIDDEN, "NO_AUTH", "stock_creator_mchid与调用商户号不一致", k));
+        return now(error(
+            StatusCode::FORBIDDEN,
+            "NO_AUTH",
+            "stock_creator_mchid与调用商户号不一致",
+            k,
+        ));
     }
     let fingerprint = format!("{stock_id}|{openid}|{appid}");
     let ck = (auth.mchid.clone(), out_request_no.clone());
     if let Some(c) = st.coupons.get(&ck) {
         if c.fingerprint != fingerprint {
-            return now(error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "out_request_no已使用，请使用原参数重试", k));
+            return now(error(
+                StatusCode::BAD_REQUEST,
+                "PARAM_ERROR",
+                "out_request_no已使用，请使用原参数重试",
+                k,
+            ));
         }
         return now(signed(StatusCode::OK, json!({"coupon_id": c.coupon_id}), k));
     }
     let faults = st.faults.clone();
     let acct = st.v3.get_mut(&auth.mchid).expect("found above");
     let Some(stock) = acct.stocks.get_mut(&stock_id) else {
-        return now(error(StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", "批次不存在", k));
+        return now(error(
+            StatusCode::NOT_FOUND,
+            "RESOURCE_NOT_EXISTS",
+            "批次不存在",
+            k,
+        ));
     };
     if stock.remaining <= 0 || roll() < faults.not_enough {
-        return now(error(StatusCode::FORBIDDEN, "NOT_ENOUGH", "批次预算不足", k));
+        return now(error(
+            StatusCode::FORBIDDEN,
+            "NOT_ENOUGH",
+            "批次预算不足",
+            k,
+        ));
     }
     if stock.per_user.get(openid).copied().unwrap_or(0) >= stock.max_per_user {
-        return now(error(StatusCode::FORBIDDEN, "REQUEST_BLOCKED", "用户已达到本批次领取上限", k));
+        return now(error(
+            StatusCode::FORBIDDEN,
+            "REQUEST_BLOCKED",
+            "用户已达到本批次领取上限",
+            k,
+        ));
     }
     let system_error = roll() < faults.system_error;
     let timeout = !system_error && roll() < faults.timeout;
@@ -113,14 +201,25 @@ fn decide(st: &mut World, openid: &str, headers: &HeaderMap, body: &[u8]) -> (Re
         stock.remaining -= 1;
         *stock.per_user.entry(openid.to_string()).or_insert(0) += 1;
         let id = st.next_id("9");
-        st.coupons.insert(ck, Coupon { fingerprint, coupon_id: id.clone() });
+        st.coupons.insert(
+            ck,
+            Coupon {
+                fingerprint,
+                coupon_id: id.clone(),
+            },
+        );
         st.record("WECHAT_COUPON", &out_request_no, value, openid);
         coupon_id = Some(id);
     }
     let key_ref = Some((key.0.as_ref(), key.1.as_str()));
     let answer = match (&coupon_id, system_error) {
         (Some(id), false) => signed(StatusCode::OK, json!({"coupon_id": id}), key_ref),
-        _ => error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "系统繁忙，请稍后重试", key_ref),
+        _ => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SYSTEM_ERROR",
+            "系统繁忙，请稍后重试",
+            key_ref,
+        ),
     };
     let _keep: Arc<RsaPrivateKey> = key.0.clone();
     (answer, timeout.then_some(faults.timeout_seconds))

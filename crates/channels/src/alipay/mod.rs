@@ -24,7 +24,8 @@ pub fn sign(p: &Params, key: &RsaPrivateKey) -> String {
 }
 
 pub fn verify(p: &Params, key: &RsaPublicKey) -> bool {
-    p.get("sign").is_some_and(|s| key.verify_b64(sign_content(p).as_bytes(), s))
+    p.get("sign")
+        .is_some_and(|s| key.verify_b64(sign_content(p).as_bytes(), s))
 }
 
 /// The answer's node name for a method: `alipay.marketing.voucher.send` →
@@ -44,8 +45,12 @@ pub fn response_body(method: &str, node: &str, key: &RsaPrivateKey) -> String {
 pub fn split_response<'a>(body: &'a str, method: &str) -> Option<(&'a str, Option<String>)> {
     let raw: BTreeMap<String, &'a serde_json::value::RawValue> = serde_json::from_str(body).ok()?;
     let key = response_key(method);
-    let node = raw.get(key.as_str()).or_else(|| raw.get("error_response"))?;
-    let sign = raw.get("sign").and_then(|s| serde_json::from_str::<String>(s.get()).ok());
+    let node = raw
+        .get(key.as_str())
+        .or_else(|| raw.get("error_response"))?;
+    let sign = raw
+        .get("sign")
+        .and_then(|s| serde_json::from_str::<String>(s.get()).ok());
     Some((node.get(), sign))
 }
 

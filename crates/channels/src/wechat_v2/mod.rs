@@ -69,9 +69,12 @@ pub fn sign(p: &Params, key: &str, t: SignType) -> String {
 
 /// Whether `p["sign"]` is right, compared in constant time.
 pub fn verify(p: &Params, key: &str, t: SignType) -> bool {
-    let Some(given) = p.get("sign") else { return false };
+    let Some(given) = p.get("sign") else {
+        return false;
+    };
     let want = sign(p, key, t);
-    want.len() == given.len() && bool::from(want.as_bytes().ct_eq(given.to_ascii_uppercase().as_bytes()))
+    want.len() == given.len()
+        && bool::from(want.as_bytes().ct_eq(given.to_ascii_uppercase().as_bytes()))
 }
 
 mod hmac_sha256 {
@@ -90,12 +93,24 @@ mod tests {
     #[test]
     fn wechat_guide_example() {
         let mut p = Params::new();
-        for (k, v) in [("appid", "wxd930ea5d5a258f4f"), ("mch_id", "10000100"), ("device_info", "1000"), ("body", "test"), ("nonce_str", "ibuaiVcKdpRxkhJA")] {
+        for (k, v) in [
+            ("appid", "wxd930ea5d5a258f4f"),
+            ("mch_id", "10000100"),
+            ("device_info", "1000"),
+            ("body", "test"),
+            ("nonce_str", "ibuaiVcKdpRxkhJA"),
+        ] {
             p.insert(k.into(), v.into());
         }
         let key = "192006250b4c09247ec02edce69f6a2d";
-        assert_eq!(sign(&p, key, SignType::Md5), "9A0A8659F005D6984697E2CA0A9CF3B7");
-        assert_eq!(sign(&p, key, SignType::HmacSha256), "6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6");
+        assert_eq!(
+            sign(&p, key, SignType::Md5),
+            "9A0A8659F005D6984697E2CA0A9CF3B7"
+        );
+        assert_eq!(
+            sign(&p, key, SignType::HmacSha256),
+            "6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6"
+        );
         p.insert("sign".into(), "9a0a8659f005d6984697e2ca0a9cf3b7".into());
         assert!(verify(&p, key, SignType::Md5));
         p.insert("body".into(), "tost".into());

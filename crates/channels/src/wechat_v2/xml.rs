@@ -51,10 +51,10 @@ pub fn parse(text: &str) -> Result<Params, XmlError> {
             }
             Event::CData(t) if depth == 2 && current.is_some() => value.push_str(&t.into_inner()),
             Event::End(_) => {
-                if depth == 2 {
-                    if let Some(k) = current.take() {
-                        out.insert(k, std::mem::take(&mut value));
-                    }
+                if depth == 2
+                    && let Some(k) = current.take()
+                {
+                    out.insert(k, std::mem::take(&mut value));
                 }
                 depth -= 1;
             }
@@ -109,7 +109,9 @@ mod tests {
         assert_eq!(q["total_amount"], "1000");
         assert_eq!(q["e"], "");
         assert!(parse("<xml><a>1</b></xml>").is_err());
-        let nested = parse("<xml><a>1</a><hblist><hbinfo><openid>o</openid></hbinfo></hblist></xml>").unwrap();
+        let nested =
+            parse("<xml><a>1</a><hblist><hbinfo><openid>o</openid></hbinfo></hblist></xml>")
+                .unwrap();
         assert_eq!(nested["a"], "1");
         assert!(!nested.contains_key("openid"));
     }

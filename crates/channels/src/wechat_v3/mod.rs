@@ -12,7 +12,13 @@ pub fn coupon_path(openid: &str) -> String {
 }
 
 /// What a request signs: method, path with query, timestamp, nonce, body — each line ended.
-pub fn request_message(method: &str, path: &str, timestamp: &str, nonce: &str, body: &str) -> String {
+pub fn request_message(
+    method: &str,
+    path: &str,
+    timestamp: &str,
+    nonce: &str,
+    body: &str,
+) -> String {
     format!("{method}\n{path}\n{timestamp}\n{nonce}\n{body}\n")
 }
 
@@ -58,26 +64,50 @@ impl Authorization {
     }
 }
 
-/// Signs a request: the Authorization header's value.
-pub fn authorize(
-    key: &RsaPrivateKey,
-    mchid: &str,
-    serial_no: &str,
-    method: &str,
-    path: &str,
-    body: &str,
-    timestamp: i64,
-    nonce: &str,
-) -> String {
-    let ts = timestamp.to_string();
-    let sig = key.sign_b64(request_message(method, path, &ts, nonce, body).as_bytes());
-    Authorization { mchid: mchid.into(), nonce_str: nonce.into(), signature: sig, timestamp: ts, serial_no: serial_no.into() }
+/// A merchant's request-signing identity.
+pub struct Signer<'a> {
+    pub key: &'a RsaPrivateKey,
+    pub mchid: &'a str,
+    pub serial_no: &'a str,
+}
+
+impl Signer<'_> {
+    /// Signs a request: the Authorization header's value.
+    pub fn authorize(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        timestamp: i64,
+        nonce: &str,
+    ) -> String {
+        let ts = timestamp.to_string();
+        let sig = self
+            .key
+            .sign_b64(request_message(method, path, &ts, nonce, body).as_bytes());
+        Authorization {
+            mchid: self.mchid.into(),
+            nonce_str: nonce.into(),
+            signature: sig,
+            timestamp: ts,
+            serial_no: self.serial_no.into(),
+        }
         .header()
+    }
 }
 
 /// Checks an answer's `Wechatpay-Signature` over timestamp, nonce and body.
-pub fn verify_response(key: &RsaPublicKey, timestamp: &str, nonce: &str, body: &str, signature: &str) -> bool {
-    key.verify_b64(response_message(timestamp, nonce, body).as_bytes(), signature)
+pub fn verify_response(
+    key: &RsaPublicKey,
+    timestamp: &str,
+    nonce: &str,
+    body: &str,
+    signature: &str,
+) -> bool {
+    key.verify_b64(
+        response_message(timestamp, nonce, body).as_bytes(),
+        signature,
+    )
 }
 
 #[cfg(test)]
@@ -85,7 +115,13 @@ mod tests {
     use super::*;
     #[test]
     fn authorization_round_trip() {
-        let a = Authorization { mchid: "1900000109".into(), nonce_str: "N".into(), signature: "c2ln".into(), timestamp: "1".into(), serial_no: "S".into() };
+        let a = Authorization {
+            mchid: "1900000109".into(),
+            nonce_str: "N".into(),
+            signature: "c2ln".into(),
+            timestamp: "1".into(),
+            serial_no: "S".into(),
+        };
         assert_eq!(Authorization::parse(&a.header()), Some(a));
         assert_eq!(Authorization::parse("Basic abc"), None);
     }
