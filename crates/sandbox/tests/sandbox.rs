@@ -510,10 +510,12 @@ async fn coupon(
 ) -> (u16, Value, bool) {
     let path = v3::coupon_path(openid);
     let text = body.to_string();
-    let auth = v3::authorize(
+    let signer = v3::Signer {
         key,
-        MCH,
-        serial,
+        mchid: MCH,
+        serial_no: serial,
+    };
+    let auth = signer.authorize(
         "POST",
         &path,
         &text,
