@@ -24,8 +24,12 @@ bash scripts/ensure-postgres.sh "$PG_URL"
 
 say "Python venv for cross-checks"
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv || die "cannot create a venv"; fi
-.venv/bin/python -c 'import cryptography' 2>/dev/null || .venv/bin/pip install -q -r scripts/requirements.txt \
-  || die "cannot install the Python packages in scripts/requirements.txt"
+# Reinstall only when the requirements change (a stamp holds their hash).
+want=$(sha256sum scripts/requirements.txt | cut -d' ' -f1)
+if [ "$(cat .venv/.requirements 2>/dev/null)" != "$want" ]; then
+  .venv/bin/pip install -q -r scripts/requirements.txt || die "cannot install the Python packages in scripts/requirements.txt"
+  echo "$want" > .venv/.requirements
+fi
 
 say "format and lints"
 cargo fmt --all -- --check
@@ -35,9 +39,14 @@ say "Rust tests (SQLite and PostgreSQL)"
 cargo test --workspace 2>&1 | tee target/test-output.txt
 grep -q "test result: FAILED" target/test-output.txt && die "Rust tests failed"
 
-say "SPEC conformance check against a release serve"
 cargo build --release -q -p rewardgate
 BIN=$ROOT/target/release/rewardgate
+
+say "sandbox fidelity: third-party SDKs (wechatpy, wechatpayv3, python-alipay-sdk) against the sandbox"
+RG_BIN=$BIN RG_SHARED_DIR=$SHARED .venv/bin/python -m pytest -q tests/fidelity 2>&1 | tee target/fidelity-output.txt
+fidelity_passed=$(grep -Eo '[0-9]+ passed' target/fidelity-output.txt | tail -n1 | grep -Eo '[0-9]+' || echo 0)
+
+say "SPEC conformance check against a release serve"
 spec_check() {
   local name=$1 url=$2 port=$3 token=spec-check-token-1
   local log=$ROOT/target/spec-check-$name.log
@@ -60,4 +69,4 @@ rm -rf "$TMP"
 
 say "all checks passed"
 read -r passed failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' target/test-output.txt)
-echo "total: $((passed + 2)) passed, $failed failed"
+echo "total: $((passed + fidelity_passed + 2)) passed, $failed failed"

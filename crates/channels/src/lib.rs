@@ -2,8 +2,11 @@
 //! sandbox, so both sides agree by construction), their clients and their error-code policies.
 
 pub mod alipay;
+pub mod outcome;
 pub mod wechat_v2;
 pub mod wechat_v3;
+
+pub use outcome::{Class, Outcome, Wait};
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 

@@ -1,6 +1,8 @@
 //! WeChat Pay API v2: flat XML messages signed with the merchant's API key (MD5 or HMAC-SHA256
 //! over the sorted non-empty parameters, `&key=` appended).
 
+pub mod client;
+pub mod policy;
 pub mod xml;
 
 use hmac_sha256::hmac_upper;

@@ -1,0 +1,65 @@
+//! What an upstream call means for an order, whatever the upstream: the one vocabulary the
+//! dispatcher acts on. Each upstream module maps its own codes to it in one table.
+
+/// The result of one send or query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The reward was granted; `upstream_id` is the upstream's identifier (send_listid,
+    /// payment_no, coupon_id, voucher_id).
+    Granted { upstream_id: String, extra: Option<String> },
+    /// Definitively not granted and never will be with this key: the order fails.
+    Failed { code: String, message: String },
+    /// Nobody knows (timeout, SYSTEMERROR, an answer that does not verify): ask again or resend
+    /// with the same key, never a new one.
+    Unknown { reason: String },
+    /// Not now: try again later with the same key.
+    Deferred { code: String, message: String, wait: Wait },
+    /// Only from queries: the upstream has no record of this key, so nothing was granted yet and
+    /// sending with the same key is safe.
+    NotFound,
+    /// Only from red-packet queries: the user opened it, or it went back after 24 hours.
+    Received { upstream_id: String },
+    Refunded { upstream_id: String },
+}
+
+/// How long a deferred order waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// Until 08:00 Asia/Shanghai (WeChat red packets are not sent 00:00–08:00).
+    ShanghaiMorning,
+    /// The channel account itself cannot pay (balance exhausted, credentials refused): pause it
+    /// and alert; its orders wait.
+    PauseAccount,
+    /// A rate limit: back off a little.
+    Backoff,
+}
+
+/// Classes of an upstream error code, as the policy tables write them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    Definitive,
+    Unknown,
+    Deferred(Wait),
+}
+
+impl Outcome {
+    pub fn from_class(class: Class, code: &str, message: &str) -> Outcome {
+        match class {
+            Class::Definitive => Outcome::Failed { code: code.into(), message: message.into() },
+            Class::Unknown => Outcome::Unknown { reason: format!("{code}: {message}") },
+            Class::Deferred(wait) => Outcome::Deferred { code: code.into(), message: message.into(), wait },
+        }
+    }
+}
+
+/// The transport's failures: none of them says whether the upstream acted.
+pub fn transport_unknown(e: &reqwest::Error) -> Outcome {
+    let what = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "transport error"
+    };
+    Outcome::Unknown { reason: format!("{what}: {e}") }
+}
