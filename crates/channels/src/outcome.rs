@@ -6,20 +6,36 @@
 pub enum Outcome {
     /// The reward was granted; `upstream_id` is the upstream's identifier (send_listid,
     /// payment_no, coupon_id, voucher_id).
-    Granted { upstream_id: String, extra: Option<String> },
+    Granted {
+        upstream_id: String,
+        extra: Option<String>,
+    },
     /// Definitively not granted and never will be with this key: the order fails.
-    Failed { code: String, message: String },
+    Failed {
+        code: String,
+        message: String,
+    },
     /// Nobody knows (timeout, SYSTEMERROR, an answer that does not verify): ask again or resend
     /// with the same key, never a new one.
-    Unknown { reason: String },
+    Unknown {
+        reason: String,
+    },
     /// Not now: try again later with the same key.
-    Deferred { code: String, message: String, wait: Wait },
+    Deferred {
+        code: String,
+        message: String,
+        wait: Wait,
+    },
     /// Only from queries: the upstream has no record of this key, so nothing was granted yet and
     /// sending with the same key is safe.
     NotFound,
     /// Only from red-packet queries: the user opened it, or it went back after 24 hours.
-    Received { upstream_id: String },
-    Refunded { upstream_id: String },
+    Received {
+        upstream_id: String,
+    },
+    Refunded {
+        upstream_id: String,
+    },
 }
 
 /// How long a deferred order waits.
@@ -45,9 +61,18 @@ pub enum Class {
 impl Outcome {
     pub fn from_class(class: Class, code: &str, message: &str) -> Outcome {
         match class {
-            Class::Definitive => Outcome::Failed { code: code.into(), message: message.into() },
-            Class::Unknown => Outcome::Unknown { reason: format!("{code}: {message}") },
-            Class::Deferred(wait) => Outcome::Deferred { code: code.into(), message: message.into(), wait },
+            Class::Definitive => Outcome::Failed {
+                code: code.into(),
+                message: message.into(),
+            },
+            Class::Unknown => Outcome::Unknown {
+                reason: format!("{code}: {message}"),
+            },
+            Class::Deferred(wait) => Outcome::Deferred {
+                code: code.into(),
+                message: message.into(),
+                wait,
+            },
         }
     }
 }
@@ -61,5 +86,7 @@ pub fn transport_unknown(e: &reqwest::Error) -> Outcome {
     } else {
         "transport error"
     };
-    Outcome::Unknown { reason: format!("{what}: {e}") }
+    Outcome::Unknown {
+        reason: format!("{what}: {e}"),
+    }
 }

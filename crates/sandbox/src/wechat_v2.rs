@@ -82,9 +82,7 @@ fn authenticate(
             None,
         ));
     };
-    if !v2::verify(&p, &acct.api_key, t) {
-        return Err(fail(Params::new(), "SIGN_ERROR", "签名错误", None));
-    }
+    // The certificate is checked first, as the real host's TLS front does.
     if let Some(want) = &acct.cert_der {
         let ok = peer
             .and_then(|c| c.0.as_ref())
@@ -97,6 +95,9 @@ fn authenticate(
                 None,
             ));
         }
+    }
+    if !v2::verify(&p, &acct.api_key, t) {
+        return Err(fail(Params::new(), "SIGN_ERROR", "签名错误", None));
     }
     Ok((p, acct.api_key.clone(), t))
 }

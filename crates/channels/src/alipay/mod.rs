@@ -2,6 +2,9 @@
 //! left out), answers `{"<method>_response": {…}, "sign": "…"}` signed over the response node's
 //! exact text.
 
+pub mod client;
+pub mod policy;
+
 use rewardgate_core::keys::{RsaPrivateKey, RsaPublicKey};
 use std::collections::BTreeMap;
 

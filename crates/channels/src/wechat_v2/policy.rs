@@ -8,8 +8,18 @@ pub fn classify(code: &str) -> Class {
     use Class::*;
     match code {
         // The request itself is wrong for this user or amount: it will never succeed.
-        "PARAM_ERROR" | "OPENID_ERROR" | "MONEY_LIMIT" | "NOAUTH" | "NO_AUTH" | "SENDNUM_LIMIT" | "AMOUNT_LIMIT"
-        | "NAME_MISMATCH" | "V2_ACCOUNT_SIMPLE_BAN" | "SEND_FAILED" | "ILLEGAL_APPID" | "RECV_ACCOUNT_NOT_ALLOWED"
+        "PARAM_ERROR"
+        | "OPENID_ERROR"
+        | "MONEY_LIMIT"
+        | "NOAUTH"
+        | "NO_AUTH"
+        | "SENDNUM_LIMIT"
+        | "AMOUNT_LIMIT"
+        | "NAME_MISMATCH"
+        | "V2_ACCOUNT_SIMPLE_BAN"
+        | "SEND_FAILED"
+        | "ILLEGAL_APPID"
+        | "RECV_ACCOUNT_NOT_ALLOWED"
         | "PAY_CHANNEL_NOT_ALLOWED" => Definitive,
         // Not now.
         "TIME_LIMITED" => Deferred(Wait::ShanghaiMorning),
@@ -26,14 +36,26 @@ mod tests {
     use super::*;
     #[test]
     fn table() {
-        for c in ["PARAM_ERROR", "OPENID_ERROR", "MONEY_LIMIT", "NOAUTH", "SENDNUM_LIMIT"] {
+        for c in [
+            "PARAM_ERROR",
+            "OPENID_ERROR",
+            "MONEY_LIMIT",
+            "NOAUTH",
+            "SENDNUM_LIMIT",
+        ] {
             assert_eq!(classify(c), Class::Definitive, "{c}");
         }
         assert_eq!(classify("SYSTEMERROR"), Class::Unknown);
         assert_eq!(classify("FATAL_ERROR"), Class::Unknown);
         assert_eq!(classify("SOMETHING_NEW"), Class::Unknown);
-        assert_eq!(classify("TIME_LIMITED"), Class::Deferred(Wait::ShanghaiMorning));
+        assert_eq!(
+            classify("TIME_LIMITED"),
+            Class::Deferred(Wait::ShanghaiMorning)
+        );
         assert_eq!(classify("NOTENOUGH"), Class::Deferred(Wait::PauseAccount));
-        assert_eq!(classify("SECOND_OVER_LIMITED"), Class::Deferred(Wait::Backoff));
+        assert_eq!(
+            classify("SECOND_OVER_LIMITED"),
+            Class::Deferred(Wait::Backoff)
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! WeChat Pay API v3: JSON over HTTPS, requests signed `WECHATPAY2-SHA256-RSA2048` with the
 //! merchant's key, answers signed with the platform key (or the WeChat Pay public key).
 
+pub mod client;
+pub mod policy;
+
 use rewardgate_core::keys::{RsaPrivateKey, RsaPublicKey};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com";
