@@ -46,6 +46,37 @@ pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
             _ => anyhow::bail!("RG_ALLOW_PRIVATE_CALLBACKS must be true or false"),
         };
     }
+    let secs = |k: &str| -> anyhow::Result<Option<std::time::Duration>> {
+        match env(k) {
+            None => Ok(None),
+            Some(v) => v
+                .parse::<u64>()
+                .map(|n| Some(std::time::Duration::from_secs(n)))
+                .map_err(|_| anyhow::anyhow!("{k} must be a whole number of seconds")),
+        }
+    };
+    let d = &mut c.dispatcher;
+    if let Some(v) = secs("RG_FOLLOW_INTERVAL_SECS")? {
+        d.follow_interval = v;
+    }
+    if let Some(v) = secs("RG_GIVE_UP_AFTER_SECS")? {
+        d.give_up_after = v;
+    }
+    if let Some(v) = secs("RG_PAUSE_SECS")? {
+        d.pause = v;
+    }
+    if let Some(v) = env("RG_CLIENT_IP") {
+        d.client_ip = v;
+    }
+    if let Some(v) = env("RG_DISPATCHER") {
+        d.enabled = v != "off" && v != "false" && v != "0";
+    }
+    if let Some(path) = env("RG_EXTRA_CA_FILE") {
+        d.extra_roots_pem = Some(
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("reading RG_EXTRA_CA_FILE {path}"))?,
+        );
+    }
     rewardgate_store::DbUrl::parse(&c.database_url)
         .map_err(|e| anyhow::anyhow!("RG_DATABASE_URL: {e}"))?;
     if c.admin_token.as_ref().is_some_and(|t| t.expose().len() < 8) {

@@ -36,6 +36,8 @@ pub fn routes() -> Router<AppState> {
         .route("/businesses/{id}/balance", get(balance))
         .route("/orders", get(list_orders))
         .route("/orders/{code}", get(show_order))
+        .route("/orders/{code}/retry", post(retry_order))
+        .route("/jobs", get(job_counts))
         .route("/ledger", get(ledger))
 }
 
@@ -304,9 +306,71 @@ async fn show_order(State(s): State<AppState>, Path(code): Path<String>) -> ApiR
         .map(|(k, a, at)| json!({"kind": k, "amount": a, "at": at}))
         .collect::<Vec<_>>()
         .into();
-    v["attempts"] = json!(o.job_attempts);
-    v["notifications"] = json!([]);
+    let id = o.id;
+    let (attempts, notes) = s
+        .store
+        .read(move |db| {
+            Ok((
+                rewardgate_store::jobs::attempts(db, id)?,
+                ops::notifications_of(db, id)?,
+            ))
+        })
+        .await?;
+    v["attempts"] = attempts
+        .iter()
+        .map(|(step, outcome, detail, latency, worker, at)| {
+            json!({"step": step, "outcome": outcome, "detail": detail, "latencyMs": latency, "worker": worker, "at": at})
+        })
+        .collect::<Vec<_>>()
+        .into();
+    v["notifications"] = notes
+        .into_iter()
+        .map(|n| n.view())
+        .collect::<Vec<_>>()
+        .into();
     Ok(ok(v))
+}
+
+/// Re-runs a stuck or waiting order with its same upstream key: it can never pay twice.
+async fn retry_order(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult {
+    let o = s
+        .store
+        .order_by_code(code.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {code} not found")))?;
+    if o.status.is_final() {
+        return Err(ApiError::field(
+            "orderCode",
+            format_args!("is {} already: nothing to retry", o.status.as_str()),
+        )
+        .into());
+    }
+    let (id, now) = (o.id, clock::now_ms());
+    let rearmed = s
+        .store
+        .write(move |db| rewardgate_store::jobs::rearm(db, id, now))
+        .await?;
+    if !rearmed {
+        return Err(ApiError::field(
+            "orderCode",
+            "is being delivered right now or has nothing left to do",
+        )
+        .into());
+    }
+    tracing::info!(order_code = %code, "order re-armed by an operator");
+    let o = s
+        .store
+        .order_by_code(code)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok(ok(admin_order_view(&o)))
+}
+
+async fn job_counts(State(s): State<AppState>) -> ApiResult {
+    let counts = s.store.read(rewardgate_store::jobs::job_counts).await?;
+    let m: serde_json::Map<String, Value> =
+        counts.into_iter().map(|(k, v)| (k, json!(v))).collect();
+    Ok(ok(Value::Object(m)))
 }
 
 async fn ledger(State(s): State<AppState>) -> ApiResult {

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod dispatcher;
 pub mod envelope;
 pub mod open_api;
 pub mod state;
@@ -33,6 +34,7 @@ pub struct Config {
     pub database_url: String,
     pub admin_token: Option<Secret>,
     pub allow_private_callbacks: bool,
+    pub dispatcher: dispatcher::DispatcherConfig,
 }
 
 impl Default for Config {
@@ -42,6 +44,7 @@ impl Default for Config {
             database_url: "sqlite://rewardgate.db".into(),
             admin_token: None,
             allow_private_callbacks: false,
+            dispatcher: dispatcher::DispatcherConfig::default(),
         }
     }
 }
@@ -130,6 +133,13 @@ pub async fn run(
     let key = platform_key(&store).await?;
     let state = AppState::new(store.clone(), config.admin_token.clone(), key);
     let purge = tokio::spawn(purge_nonces(store.clone(), shutdown.clone()));
+    let dispatch = config.dispatcher.enabled.then(|| {
+        tokio::spawn(dispatcher::run(
+            state.clone(),
+            config.dispatcher.clone(),
+            shutdown.clone(),
+        ))
+    });
     tracing::info!(addr = %listener.local_addr()?, database = store_kind(&config.database_url), "rewardgate serving");
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
@@ -137,6 +147,9 @@ pub async fn run(
         .await?;
     shutdown.cancel();
     let _ = purge.await;
+    if let Some(d) = dispatch {
+        let _ = d.await;
+    }
     tracing::info!("rewardgate stopped");
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! How stored records are shown to merchants and operators.
 
+use rewardgate_core::order::OrderStatus;
 use rewardgate_store::OrderRecord;
 use serde_json::{Value, json};
 
@@ -42,4 +43,31 @@ pub fn admin_order_view(o: &OrderRecord) -> Value {
         m.insert("updatedAt".into(), json!(o.updated_at));
     }
     v
+}
+
+/// The callback body of SPEC §5 for `o` moving to `status` as its `version`.
+pub fn callback_body(
+    o: &OrderRecord,
+    notify_id: &str,
+    status: OrderStatus,
+    version: i64,
+    error_code: Option<&str>,
+    error_message: Option<&str>,
+    finished_at: Option<i64>,
+) -> String {
+    json!({
+        "notifyId": notify_id,
+        "merchantId": o.merchant_id,
+        "businessId": o.business_id,
+        "orderCode": o.order_code,
+        "bizCode": o.biz_code,
+        "productType": o.product_type.as_str(),
+        "status": status.as_str(),
+        "settlementPrice": o.settlement,
+        "errorCode": error_code,
+        "errorMessage": error_message,
+        "finishedAt": finished_at,
+        "version": version,
+    })
+    .to_string()
 }

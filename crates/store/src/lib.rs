@@ -4,6 +4,7 @@
 //! key) is enforced by the database.
 
 pub mod db;
+pub mod jobs;
 mod migrate;
 pub mod ops;
 mod pool;
@@ -22,6 +23,9 @@ pub enum StoreError {
     /// A transient failure (lock conflict, lost connection): the operation can run again.
     #[error("database busy: {0}")]
     Retryable(String),
+    /// The row moved on under us (a lost lease): nothing was written.
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("unsupported database URL: {0}")]
     BadUrl(String),
 }

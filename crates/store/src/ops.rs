@@ -373,6 +373,10 @@ pub fn order_by_biz_code(
     )
 }
 
+pub fn order_by_id(db: &mut dyn Db, id: i64) -> Result<Option<OrderRecord>, StoreError> {
+    one_order(db, "o.id = $1", &[id.into()])
+}
+
 pub fn order_by_code(db: &mut dyn Db, order_code: &str) -> Result<Option<OrderRecord>, StoreError> {
     one_order(db, "o.order_code = $1", &[order_code.into()])
 }
@@ -436,4 +440,30 @@ pub fn init_setting(db: &mut dyn Db, key: &str, value: &str) -> Result<String, S
         &[key.into(), value.into()],
     )?;
     Ok(get_setting(db, key)?.unwrap_or_default())
+}
+
+pub fn notifications_of(
+    db: &mut dyn Db,
+    order_id: i64,
+) -> Result<Vec<NotificationRecord>, StoreError> {
+    Ok(db
+        .query(
+            "SELECT notify_id, version, target, body, state, attempts, next_at, last_error, created_at, delivered_at \
+             FROM notifications WHERE order_id = $1 ORDER BY version",
+            &[order_id.into()],
+        )?
+        .iter()
+        .map(|r| NotificationRecord {
+            notify_id: r.text(0),
+            version: r.int(1),
+            target: r.text(2),
+            body: r.text(3),
+            state: r.text(4),
+            attempts: r.int(5),
+            next_at: r.int(6),
+            last_error: r.opt_text(7),
+            created_at: r.int(8),
+            delivered_at: r.opt_int(9),
+        })
+        .collect())
 }

@@ -171,3 +171,29 @@ pub struct OrderFilter {
     /// Orders with a smaller id than this (newest first).
     pub before_id: Option<i64>,
 }
+
+/// A callback of an order (SPEC §5), with its delivery state.
+#[derive(Clone, Debug)]
+pub struct NotificationRecord {
+    pub notify_id: String,
+    pub version: i64,
+    pub target: String,
+    pub body: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+impl NotificationRecord {
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "notifyId": self.notify_id, "version": self.version, "target": self.target, "state": self.state,
+            "attempts": self.attempts, "nextAt": self.next_at, "lastError": self.last_error,
+            "createdAt": self.created_at, "deliveredAt": self.delivered_at,
+            "body": serde_json::from_str::<serde_json::Value>(&self.body).unwrap_or_default(),
+        })
+    }
+}

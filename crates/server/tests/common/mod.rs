@@ -110,7 +110,17 @@ pub struct TestApp {
     pub handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
+/// The intake alone: no dispatcher, so orders stay as accepted.
 pub async fn spawn_app(db_url: &str) -> TestApp {
+    let mut d = rewardgate_server::dispatcher::DispatcherConfig::default();
+    d.enabled = false;
+    spawn_with(db_url, d).await
+}
+
+pub async fn spawn_with(
+    db_url: &str,
+    dispatcher: rewardgate_server::dispatcher::DispatcherConfig,
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let cfg = rewardgate_server::Config {
@@ -118,6 +128,7 @@ pub async fn spawn_app(db_url: &str) -> TestApp {
         database_url: db_url.to_string(),
         admin_token: Some(rewardgate_core::secret::Secret::new(TOKEN)),
         allow_private_callbacks: true,
+        dispatcher,
     };
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(rewardgate_server::run(cfg, listener, shutdown.clone()));

@@ -1,0 +1,306 @@
+//! The dispatcher: takes delivery jobs from the database under a lease, calls the upstream with
+//! the order's fixed idempotency key, and records each outcome with its order transition, ledger
+//! posting and callback row in one transaction. Several processes share the work through the
+//! database; a crashed one's jobs come back when their lease runs out, as unknown outcomes.
+
+mod clients;
+mod decide;
+mod requests;
+
+use crate::state::AppState;
+use clients::{ChannelClient, Clients};
+use rewardgate_channels::Outcome;
+use rewardgate_core::catalog::ChannelAccount;
+use rewardgate_core::clock::now_ms;
+use rewardgate_core::order::ProductType;
+use rewardgate_store::jobs::{self, Claimed, Rate, Step};
+use rewardgate_store::ops;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Debug)]
+pub struct DispatcherConfig {
+    pub enabled: bool,
+    /// Upstream calls in flight at once in this process.
+    pub concurrency: usize,
+    /// How long a claimed job is this process's: longer than any upstream call.
+    pub lease: Duration,
+    /// How often a sent red packet is looked at until it is opened or refunded.
+    pub follow_interval: Duration,
+    /// After this long since acceptance an order that still cannot be settled is marked stuck for
+    /// an operator (never failed on a guess).
+    pub give_up_after: Duration,
+    /// How long a channel account that cannot pay (NOTENOUGH, refused credentials) is paused.
+    pub pause: Duration,
+    /// `client_ip` / `spbill_create_ip` sent to WeChat Pay.
+    pub client_ip: String,
+    /// Extra roots to trust for upstream TLS (the sandbox's certificate).
+    pub extra_roots_pem: Option<String>,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        DispatcherConfig {
+            enabled: true,
+            concurrency: 32,
+            lease: Duration::from_secs(60),
+            follow_interval: Duration::from_secs(1800),
+            give_up_after: Duration::from_secs(24 * 3600),
+            pause: Duration::from_secs(300),
+            client_ip: "127.0.0.1".into(),
+            extra_roots_pem: None,
+        }
+    }
+}
+
+struct Ctx {
+    state: AppState,
+    cfg: DispatcherConfig,
+    worker: String,
+    clients: Clients,
+}
+
+/// Runs until `shutdown`, then waits for the calls in flight.
+pub async fn run(state: AppState, cfg: DispatcherConfig, shutdown: CancellationToken) {
+    let worker = format!("{}-{}", std::process::id(), rewardgate_channels::nonce(8));
+    tracing::info!(worker = %worker, concurrency = cfg.concurrency, "dispatcher started");
+    let permits = Arc::new(Semaphore::new(cfg.concurrency));
+    let ctx = Arc::new(Ctx {
+        state,
+        cfg,
+        worker,
+        clients: Clients::default(),
+    });
+    let mut last_rates = Instant::now() - Duration::from_secs(60);
+    let tick = Duration::from_millis(100);
+    while !shutdown.is_cancelled() {
+        if last_rates.elapsed() > Duration::from_secs(5) {
+            sync_rates(&ctx).await;
+            last_rates = Instant::now();
+        }
+        let free = permits.available_permits();
+        let claimed = if free == 0 {
+            Vec::new()
+        } else {
+            claim(&ctx, free).await
+        };
+        if claimed.is_empty() {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(tick) => {}
+            }
+            continue;
+        }
+        for job in claimed {
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore open");
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                process(&ctx, job).await;
+                drop(permit);
+            });
+        }
+    }
+    let _ = permits.acquire_many(ctx.cfg.concurrency as u32).await;
+    tracing::info!("dispatcher stopped");
+}
+
+async fn claim(ctx: &Ctx, n: usize) -> Vec<Claimed> {
+    let (worker, now, lease) = (
+        ctx.worker.clone(),
+        now_ms(),
+        ctx.cfg.lease.as_millis() as i64,
+    );
+    match ctx
+        .state
+        .store
+        .write(move |db| jobs::claim(db, &worker, now, now + lease, n as i64))
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "claiming jobs failed");
+            Vec::new()
+        }
+    }
+}
+
+/// Keeps each channel account's shared rate bucket in line with its `ratePerMinute`: spend a
+/// little under the upstream's limit (98 %, with a second's worth of burst) so that no sliding
+/// minute ever passes it.
+async fn sync_rates(ctx: &Ctx) {
+    let list = ctx
+        .state
+        .store
+        .read(|db| ops::list_catalog(db, "channel_account"))
+        .await
+        .unwrap_or_default();
+    let now = now_ms();
+    let rates: Vec<(String, Option<Rate>)> = list
+        .iter()
+        .filter_map(|d| serde_json::from_str::<ChannelAccount>(d).ok())
+        .map(|a| {
+            let rate = a.rate_per_minute.map(|r| {
+                let capacity = (r / 60).max(1);
+                Rate {
+                    per_minute: ((r - capacity) * 98 / 100).max(1),
+                    capacity,
+                }
+            });
+            (a.id, rate)
+        })
+        .collect();
+    let r = ctx
+        .state
+        .store
+        .write(move |db| {
+            for (id, rate) in &rates {
+                jobs::set_rate(db, id, *rate, now)?;
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "rate buckets not updated");
+    }
+}
+
+async fn process(ctx: &Ctx, job: Claimed) {
+    let started = Instant::now();
+    let (outcome, step) = attempt(ctx, &job).await;
+    let latency_ms = started.elapsed().as_millis() as i64;
+    decide::record(ctx, &job, step, outcome, latency_ms).await;
+}
+
+/// Makes the call the job's step asks for; the outcome and the step really taken.
+async fn attempt(ctx: &Ctx, job: &Claimed) -> (Outcome, Step) {
+    let o = &job.order;
+    let account: Option<ChannelAccount> = ctx
+        .state
+        .catalog("channel_account", &o.channel_account_id)
+        .await
+        .ok()
+        .flatten();
+    let Some(account) = account else {
+        let w = rewardgate_channels::Wait::PauseAccount;
+        return (
+            Outcome::Deferred {
+                code: "NO_CHANNEL_ACCOUNT".into(),
+                message: format!("channel account {} is missing", o.channel_account_id),
+                wait: w,
+            },
+            job.step,
+        );
+    };
+    let client = match ctx
+        .clients
+        .get(&account, ctx.cfg.extra_roots_pem.as_deref())
+    {
+        Ok(c) => c,
+        Err(e) => {
+            let w = rewardgate_channels::Wait::PauseAccount;
+            return (
+                Outcome::Deferred {
+                    code: "CHANNEL_CONFIG".into(),
+                    message: e,
+                    wait: w,
+                },
+                job.step,
+            );
+        }
+    };
+    let request = match &job.request {
+        Some(r) => r.clone(),
+        None => match requests::build(ctx, job, &account).await {
+            Ok(r) => {
+                let (id, worker, now) = (o.id, ctx.worker.clone(), now_ms());
+                let frozen = ctx
+                    .state
+                    .store
+                    .write(move |db| jobs::freeze_request(db, id, &worker, &r, now))
+                    .await;
+                match frozen {
+                    Ok(Some(r)) => r,
+                    _ => {
+                        return (
+                            Outcome::Unknown {
+                                reason: "could not freeze the upstream request".into(),
+                            },
+                            job.step,
+                        );
+                    }
+                }
+            }
+            Err(e) => {
+                return (
+                    Outcome::Failed {
+                        code: "CATALOG".into(),
+                        message: e,
+                    },
+                    job.step,
+                );
+            }
+        },
+    };
+    let req: serde_json::Value = serde_json::from_str(&request).unwrap_or_default();
+    let key = job.upstream_key.as_str();
+    let text = |f: &str| req[f].as_str().unwrap_or("").to_string();
+    match (&*client, o.product_type, job.step) {
+        (ChannelClient::WechatV2(c), ProductType::RedPacket, step) => {
+            let appid = text("wxappid");
+            if step != Step::Send {
+                let q = c.query_redpack(key, &appid).await;
+                if !(q == Outcome::NotFound && step == Step::Check) {
+                    return (q, step);
+                }
+            }
+            (
+                c.send_redpack(requests::params(&req), text("mode") == "MINI_PROGRAM")
+                    .await,
+                Step::Send,
+            )
+        }
+        (ChannelClient::WechatV2(c), ProductType::WechatTransfer, step) => {
+            if step != Step::Send {
+                let q = c.query_transfer(key, &text("mch_appid")).await;
+                if q != Outcome::NotFound {
+                    return (q, step);
+                }
+            }
+            (c.transfer(requests::params(&req)).await, Step::Send)
+        }
+        // v3 coupons and Alipay vouchers answer a resend with the same key idempotently: that
+        // is how an unknown outcome is settled.
+        (ChannelClient::WechatV3(c), ProductType::WechatCoupon, step) => (
+            c.send_coupon(
+                &text("openid"),
+                &text("stock_id"),
+                key,
+                Some(&text("appid")),
+            )
+            .await,
+            step,
+        ),
+        (ChannelClient::Alipay(c), ProductType::AlipayCoupon, step) => (
+            c.send_voucher(&text("template_id"), &text("login_id"), key)
+                .await,
+            step,
+        ),
+        _ => (
+            Outcome::Failed {
+                code: "CHANNEL_MISMATCH".into(),
+                message: format!(
+                    "channel account {} cannot deliver {}",
+                    account.id,
+                    o.product_type.as_str()
+                ),
+            },
+            job.step,
+        ),
+    }
+}

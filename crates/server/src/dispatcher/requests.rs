@@ -1,0 +1,91 @@
+//! The upstream request of an order, built once from the order and the catalogue and frozen in
+//! the job: every retry sends exactly it again, so a changed template can never turn a retry into
+//! a different request under the same key.
+
+use super::{Ctx, Step};
+use rewardgate_channels::wechat_v2::Params;
+use rewardgate_core::catalog::{Activity, ChannelAccount, Product, Template};
+use rewardgate_core::order::ProductType;
+use rewardgate_store::jobs::Claimed;
+use serde_json::{Value, json};
+
+pub async fn build(ctx: &Ctx, job: &Claimed, account: &ChannelAccount) -> Result<String, String> {
+    let o = &job.order;
+    let missing = |what: &str, id: &Option<String>| {
+        format!("{what} {} no longer exists", id.clone().unwrap_or_default())
+    };
+    let app_id = o.app_id.clone().unwrap_or_else(|| account.app_id.clone());
+    let v = match o.product_type {
+        ProductType::RedPacket => {
+            let t: Template = ctx
+                .state
+                .catalog("template", o.template_id.as_deref().unwrap_or(""))
+                .await
+                .ok()
+                .flatten()
+                .ok_or_else(|| missing("template", &o.template_id))?;
+            let mut p = json!({
+                "mch_billno": job.upstream_key,
+                "wxappid": app_id,
+                "send_name": t.send_name,
+                "re_openid": o.open_id,
+                "total_amount": o.amount.map(|f| f.0).unwrap_or(0).to_string(),
+                "total_num": "1",
+                "wishing": t.wishing,
+                "client_ip": ctx.cfg.client_ip,
+                "act_name": t.act_name,
+                "remark": t.remark,
+            });
+            if let Some(scene) = t.scene_id {
+                p["scene_id"] = json!(scene);
+            }
+            p
+        }
+        ProductType::WechatTransfer => {
+            let p: Product = ctx
+                .state
+                .catalog("product", o.product_code.as_deref().unwrap_or(""))
+                .await
+                .ok()
+                .flatten()
+                .ok_or_else(|| missing("product", &o.product_code))?;
+            json!({
+                "mch_appid": app_id,
+                "partner_trade_no": job.upstream_key,
+                "openid": o.open_id,
+                "check_name": "NO_CHECK",
+                "amount": o.amount.map(|f| f.0).unwrap_or(0).to_string(),
+                "desc": o.description.clone().unwrap_or(p.name),
+                "spbill_create_ip": ctx.cfg.client_ip,
+            })
+        }
+        ProductType::WechatCoupon | ProductType::AlipayCoupon => {
+            let a: Activity = ctx
+                .state
+                .catalog("activity", o.activity_id.as_deref().unwrap_or(""))
+                .await
+                .ok()
+                .flatten()
+                .ok_or_else(|| missing("activity", &o.activity_id))?;
+            if o.product_type == ProductType::WechatCoupon {
+                json!({"openid": o.open_id, "stock_id": a.upstream_id, "appid": app_id})
+            } else {
+                json!({"template_id": a.upstream_id, "login_id": o.mobile})
+            }
+        }
+    };
+    let _ = Step::Send;
+    Ok(v.to_string())
+}
+
+/// The string members of a frozen request as WeChat Pay v2 parameters (`mode` is ours).
+pub fn params(v: &Value) -> Params {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| k.as_str() != "mode")
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}

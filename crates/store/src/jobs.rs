@@ -1,0 +1,418 @@
+//! Delivery jobs: claiming with a lease (and, on PostgreSQL, `FOR UPDATE SKIP LOCKED`) under the
+//! shared rate buckets and account pauses; order transitions with their postings, notification
+//! and the job's next step, each in one transaction.
+
+use crate::StoreError;
+use crate::db::{Db, Dialect};
+use crate::ops::{order_by_id, post};
+use crate::records::OrderRecord;
+use rewardgate_core::Fen;
+use rewardgate_core::order::{OrderStatus, PostingKind};
+
+/// What a job does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Send (the first time, or again with the same key after a query found nothing).
+    Send,
+    /// The last send's outcome is unknown: query, or resend with the same key.
+    Check,
+    /// A red packet was sent: follow it until the user opens it or it is refunded.
+    Follow,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Send => "SEND",
+            Step::Check => "CHECK",
+            Step::Follow => "FOLLOW",
+        }
+    }
+    pub fn parse(s: &str) -> Step {
+        match s {
+            "CHECK" => Step::Check,
+            "FOLLOW" => Step::Follow,
+            _ => Step::Send,
+        }
+    }
+}
+
+/// A job this worker holds the lease of.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    pub order: OrderRecord,
+    pub step: Step,
+    pub attempts: i64,
+    pub upstream_key: String,
+    /// The upstream request frozen at the first send.
+    pub request: Option<String>,
+    pub first_sent_at: Option<i64>,
+}
+
+/// A rate bucket's settings, from the channel account.
+#[derive(Clone, Copy, Debug)]
+pub struct Rate {
+    pub per_minute: i64,
+    pub capacity: i64,
+}
+
+pub fn set_rate(
+    db: &mut dyn Db,
+    channel_account_id: &str,
+    rate: Option<Rate>,
+    now: i64,
+) -> Result<(), StoreError> {
+    match rate {
+        None => {
+            db.exec(
+                "DELETE FROM rate_buckets WHERE channel_account_id = $1",
+                &[channel_account_id.into()],
+            )?;
+        }
+        Some(r) => {
+            db.exec(
+                "INSERT INTO rate_buckets (channel_account_id, rate_per_minute, capacity, milli_tokens, refilled_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel_account_id) DO UPDATE \
+                 SET rate_per_minute = excluded.rate_per_minute, capacity = excluded.capacity",
+                &[channel_account_id.into(), r.per_minute.into(), r.capacity.into(), (r.capacity * 1000).into(), now.into()],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes one token from the account's bucket if it has one (no bucket: unlimited).
+fn take_token(db: &mut dyn Db, channel_account_id: &str, now: i64) -> Result<bool, StoreError> {
+    let lock = if db.dialect() == Dialect::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let row = db.query_opt(
+        &format!("SELECT rate_per_minute, capacity, milli_tokens, refilled_at FROM rate_buckets WHERE channel_account_id = $1{lock}"),
+        &[channel_account_id.into()],
+    )?;
+    let Some(r) = row else { return Ok(true) };
+    let (rate, cap, tokens, at) = (r.int(0), r.int(1), r.int(2), r.int(3));
+    // milli-tokens per millisecond = rate per minute / 60.
+    let elapsed = (now - at).max(0);
+    let refilled = (tokens + elapsed * rate / 60).min(cap * 1000);
+    // Keep the remainder of the division: refill time only advances by what was converted.
+    let used_ms = if rate > 0 && refilled < cap * 1000 {
+        ((refilled - tokens) * 60) / rate.max(1)
+    } else {
+        elapsed
+    };
+    let new_at = at + used_ms.max(0);
+    if refilled < 1000 {
+        db.exec(
+            "UPDATE rate_buckets SET milli_tokens = $1, refilled_at = $2 WHERE channel_account_id = $3",
+            &[refilled.into(), new_at.into(), channel_account_id.into()],
+        )?;
+        return Ok(false);
+    }
+    db.exec(
+        "UPDATE rate_buckets SET milli_tokens = $1, refilled_at = $2 WHERE channel_account_id = $3",
+        &[
+            (refilled - 1000).into(),
+            new_at.into(),
+            channel_account_id.into(),
+        ],
+    )?;
+    Ok(true)
+}
+
+/// Claims up to `limit` due jobs for `worker` with a lease until `lease_until`. Jobs of paused
+/// accounts wait; jobs whose account's bucket is empty stay for a later claim. A job whose lease
+/// ran out mid-send is taken as unknown (`Check`): its send may have gone out.
+pub fn claim(
+    db: &mut dyn Db,
+    worker: &str,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<Claimed>, StoreError> {
+    let skip = if db.dialect() == Dialect::Postgres {
+        " FOR UPDATE OF j SKIP LOCKED"
+    } else {
+        ""
+    };
+    let rows = db.query(
+        &format!(
+            "SELECT j.order_id, j.channel_account_id, j.step, j.state FROM jobs j \
+             WHERE ((j.state = 'READY' AND j.not_before <= $1) OR (j.state = 'IN_FLIGHT' AND j.lease_until < $1)) \
+             AND NOT EXISTS (SELECT 1 FROM channel_pauses p WHERE p.channel_account_id = j.channel_account_id AND p.until_at > $1) \
+             ORDER BY j.not_before LIMIT {}{skip}",
+            limit * 4
+        ),
+        &[now.into()],
+    )?;
+    let mut out = Vec::new();
+    let mut empty: Vec<String> = Vec::new();
+    for r in rows {
+        if out.len() as i64 >= limit {
+            break;
+        }
+        let (order_id, account, step, state) =
+            (r.int(0), r.text(1), Step::parse(&r.text(2)), r.text(3));
+        let step = if state == "IN_FLIGHT" && step == Step::Send {
+            Step::Check
+        } else {
+            step
+        };
+        if step != Step::Follow {
+            if empty.contains(&account) {
+                continue;
+            }
+            if !take_token(db, &account, now)? {
+                empty.push(account);
+                continue;
+            }
+        }
+        db.exec(
+            "UPDATE jobs SET state = 'IN_FLIGHT', step = $1, lease_owner = $2, lease_until = $3, attempts = attempts + 1, \
+             updated_at = $4 WHERE order_id = $5",
+            &[step.as_str().into(), worker.into(), lease_until.into(), now.into(), order_id.into()],
+        )?;
+        let j = db.query_one(
+            "SELECT attempts, upstream_key, request, first_sent_at FROM jobs WHERE order_id = $1",
+            &[order_id.into()],
+        )?;
+        let order = order_by_id(db, order_id)?
+            .ok_or_else(|| StoreError::Db(format!("job without order {order_id}")))?;
+        out.push(Claimed {
+            order,
+            step,
+            attempts: j.int(0),
+            upstream_key: j.text(1),
+            request: j.opt_text(2),
+            first_sent_at: j.opt_int(3),
+        });
+    }
+    Ok(out)
+}
+
+/// Freezes the upstream request at the first send (kept if one is already frozen); the request in force.
+pub fn freeze_request(
+    db: &mut dyn Db,
+    order_id: i64,
+    worker: &str,
+    request: &str,
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    db.exec(
+        "UPDATE jobs SET request = $1, first_sent_at = $2 WHERE order_id = $3 AND lease_owner = $4 AND request IS NULL",
+        &[request.into(), now.into(), order_id.into(), worker.into()],
+    )?;
+    Ok(db
+        .query_opt(
+            "SELECT request FROM jobs WHERE order_id = $1",
+            &[order_id.into()],
+        )?
+        .and_then(|r| r.opt_text(0)))
+}
+
+/// A callback to write with a transition.
+#[derive(Clone, Debug)]
+pub struct NewNotification {
+    pub notify_id: String,
+    pub target: String,
+    pub body: String,
+}
+
+/// Where the job goes after an attempt.
+#[derive(Clone, Debug)]
+pub enum JobNext {
+    Done,
+    /// Run `step` again from `not_before`.
+    Again {
+        step: Step,
+        not_before: i64,
+    },
+    /// Given up: an operator must look (admin retry re-arms it).
+    Stuck,
+}
+
+/// An order's change of status, with everything that goes with it.
+#[derive(Clone, Debug)]
+pub struct Transition {
+    pub from: OrderStatus,
+    pub from_version: i64,
+    pub to: OrderStatus,
+    pub posting: Option<(PostingKind, Fen)>,
+    pub upstream_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub finished_at: Option<i64>,
+    pub notification: Option<NewNotification>,
+}
+
+/// One attempt's record, for operators.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub step: Step,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub latency_ms: i64,
+}
+
+/// Records an attempt: the order's transition if any (guarded by its version, so a lost lease
+/// can never post twice), and the job's next step. False when this worker no longer holds the
+/// job or the order moved on meanwhile — then nothing was written.
+pub fn record(
+    db: &mut dyn Db,
+    order: &OrderRecord,
+    worker: &str,
+    attempt: &Attempt,
+    transition: Option<&Transition>,
+    next: &JobNext,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let (state, step, not_before) = match next {
+        JobNext::Done => ("DONE", attempt.step, now),
+        JobNext::Again { step, not_before } => ("READY", *step, *not_before),
+        JobNext::Stuck => ("STUCK", attempt.step, now),
+    };
+    let held = db.exec(
+        "UPDATE jobs SET state = $1, step = $2, not_before = $3, lease_owner = NULL, lease_until = NULL, last_error = $4, \
+         updated_at = $5 WHERE order_id = $6 AND lease_owner = $7 AND state = 'IN_FLIGHT'",
+        &[state.into(), step.as_str().into(), not_before.into(), attempt.detail.clone().into(), now.into(), order.id.into(), worker.into()],
+    )?;
+    if held == 0 {
+        return Ok(false);
+    }
+    db.exec(
+        "INSERT INTO job_attempts (order_id, step, outcome, detail, latency_ms, worker, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            order.id.into(),
+            attempt.step.as_str().into(),
+            attempt.outcome.as_str().into(),
+            attempt.detail.clone().into(),
+            attempt.latency_ms.into(),
+            worker.into(),
+            now.into(),
+        ],
+    )?;
+    if let Some(t) = transition {
+        if !apply_transition(db, order, t, now)? {
+            // Rolls this attempt back whole; the job's lease runs out and it is checked again.
+            return Err(StoreError::Conflict(format!(
+                "order {} changed meanwhile",
+                order.order_code
+            )));
+        }
+    }
+    Ok(true)
+}
+
+/// The order row, its posting and its notification, or nothing if the order is not where `t`
+/// says it is.
+pub fn apply_transition(
+    db: &mut dyn Db,
+    order: &OrderRecord,
+    t: &Transition,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let changed = db.exec(
+        "UPDATE orders SET status = $1, version = version + 1, upstream_id = COALESCE($2, upstream_id), error_code = $3, \
+         error_message = $4, finished_at = COALESCE($5, finished_at), updated_at = $6 \
+         WHERE id = $7 AND status = $8 AND version = $9",
+        &[
+            t.to.as_str().into(),
+            t.upstream_id.clone().into(),
+            t.error_code.clone().into(),
+            t.error_message.clone().into(),
+            t.finished_at.into(),
+            now.into(),
+            order.id.into(),
+            t.from.as_str().into(),
+            t.from_version.into(),
+        ],
+    )?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    if let Some((kind, amount)) = t.posting {
+        if amount.0 > 0 {
+            post(db, kind, &order.business_id, amount, Some(order.id), now)?;
+        }
+    }
+    if let Some(n) = &t.notification {
+        db.exec(
+            "INSERT INTO notifications (notify_id, order_id, version, target, body, state, attempts, next_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'PENDING', 0, $6, $6)",
+            &[n.notify_id.as_str().into(), order.id.into(), (t.from_version + 1).into(), n.target.as_str().into(), n.body.as_str().into(), now.into()],
+        )?;
+    }
+    Ok(true)
+}
+
+pub fn pause_account(
+    db: &mut dyn Db,
+    channel_account_id: &str,
+    until: i64,
+    reason: &str,
+) -> Result<(), StoreError> {
+    db.exec(
+        "INSERT INTO channel_pauses (channel_account_id, until_at, reason) VALUES ($1, $2, $3) \
+         ON CONFLICT (channel_account_id) DO UPDATE SET until_at = excluded.until_at, reason = excluded.reason",
+        &[channel_account_id.into(), until.into(), reason.into()],
+    )?;
+    Ok(())
+}
+
+/// Re-arms a job that is not final (admin retry): due now, its account's pause lifted, the same
+/// key. A job that ever sent goes to `Check` so that it asks before sending.
+pub fn rearm(db: &mut dyn Db, order_id: i64, now: i64) -> Result<bool, StoreError> {
+    let Some(j) = db.query_opt(
+        "SELECT state, attempts, channel_account_id, step FROM jobs WHERE order_id = $1",
+        &[order_id.into()],
+    )?
+    else {
+        return Ok(false);
+    };
+    if j.text(0) == "DONE" || j.text(0) == "IN_FLIGHT" {
+        return Ok(false);
+    }
+    let step = match Step::parse(&j.text(3)) {
+        Step::Follow => Step::Follow,
+        _ if j.int(1) > 0 => Step::Check,
+        _ => Step::Send,
+    };
+    db.exec(
+        "UPDATE jobs SET state = 'READY', step = $1, not_before = $2, updated_at = $2 WHERE order_id = $3",
+        &[step.as_str().into(), now.into(), order_id.into()],
+    )?;
+    db.exec(
+        "DELETE FROM channel_pauses WHERE channel_account_id = $1",
+        &[j.text(2).into()],
+    )?;
+    Ok(true)
+}
+
+/// Attempts of one order, oldest first.
+pub fn attempts(
+    db: &mut dyn Db,
+    order_id: i64,
+) -> Result<Vec<(String, String, Option<String>, i64, String, i64)>, StoreError> {
+    Ok(db
+        .query(
+            "SELECT step, outcome, detail, latency_ms, worker, at FROM job_attempts WHERE order_id = $1 ORDER BY id",
+            &[order_id.into()],
+        )?
+        .iter()
+        .map(|r| (r.text(0), r.text(1), r.opt_text(2), r.int(3), r.text(4), r.int(5)))
+        .collect())
+}
+
+/// How many jobs are in each state (for progress displays and tests).
+pub fn job_counts(db: &mut dyn Db) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(db
+        .query(
+            "SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state",
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.text(0), r.int(1)))
+        .collect())
+}
