@@ -3,6 +3,8 @@
 //! set up a catalogue through the admin API.
 #![allow(dead_code)]
 
+pub mod delivery;
+
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine;
