@@ -318,9 +318,7 @@ async fn show_order(State(s): State<AppState>, Path(code): Path<String>) -> ApiR
         .await?;
     v["attempts"] = attempts
         .iter()
-        .map(|(step, outcome, detail, latency, worker, at)| {
-            json!({"step": step, "outcome": outcome, "detail": detail, "latencyMs": latency, "worker": worker, "at": at})
-        })
+        .map(|a| json!({"step": a.step, "outcome": a.outcome, "detail": a.detail, "latencyMs": a.latency_ms, "worker": a.worker, "at": a.at}))
         .collect::<Vec<_>>()
         .into();
     v["notifications"] = notes

@@ -293,14 +293,14 @@ pub fn record(
             now.into(),
         ],
     )?;
-    if let Some(t) = transition {
-        if !apply_transition(db, order, t, now)? {
-            // Rolls this attempt back whole; the job's lease runs out and it is checked again.
-            return Err(StoreError::Conflict(format!(
-                "order {} changed meanwhile",
-                order.order_code
-            )));
-        }
+    if let Some(t) = transition
+        && !apply_transition(db, order, t, now)?
+    {
+        // Rolls this attempt back whole; the job's lease runs out and it is checked again.
+        return Err(StoreError::Conflict(format!(
+            "order {} changed meanwhile",
+            order.order_code
+        )));
     }
     Ok(true)
 }
@@ -332,10 +332,10 @@ pub fn apply_transition(
     if changed == 0 {
         return Ok(false);
     }
-    if let Some((kind, amount)) = t.posting {
-        if amount.0 > 0 {
-            post(db, kind, &order.business_id, amount, Some(order.id), now)?;
-        }
+    if let Some((kind, amount)) = t.posting
+        && amount.0 > 0
+    {
+        post(db, kind, &order.business_id, amount, Some(order.id), now)?;
     }
     if let Some(n) = &t.notification {
         db.exec(
@@ -390,18 +390,26 @@ pub fn rearm(db: &mut dyn Db, order_id: i64, now: i64) -> Result<bool, StoreErro
     Ok(true)
 }
 
+/// One recorded attempt of an order.
+#[derive(Clone, Debug)]
+pub struct AttemptRecord {
+    pub step: String,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub latency_ms: i64,
+    pub worker: String,
+    pub at: i64,
+}
+
 /// Attempts of one order, oldest first.
-pub fn attempts(
-    db: &mut dyn Db,
-    order_id: i64,
-) -> Result<Vec<(String, String, Option<String>, i64, String, i64)>, StoreError> {
+pub fn attempts(db: &mut dyn Db, order_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
     Ok(db
         .query(
             "SELECT step, outcome, detail, latency_ms, worker, at FROM job_attempts WHERE order_id = $1 ORDER BY id",
             &[order_id.into()],
         )?
         .iter()
-        .map(|r| (r.text(0), r.text(1), r.opt_text(2), r.int(3), r.text(4), r.int(5)))
+        .map(|r| AttemptRecord { step: r.text(0), outcome: r.text(1), detail: r.opt_text(2), latency_ms: r.int(3), worker: r.text(4), at: r.int(5) })
         .collect())
 }
 

@@ -24,10 +24,10 @@ impl Clients {
         extra_roots: Option<&str>,
     ) -> Result<Arc<ChannelClient>, String> {
         let version = serde_json::to_string(a).unwrap_or_default();
-        if let Some((v, c)) = self.built.lock().expect("clients lock").get(&a.id) {
-            if *v == version {
-                return Ok(c.clone());
-            }
+        if let Some((v, c)) = self.built.lock().expect("clients lock").get(&a.id)
+            && *v == version
+        {
+            return Ok(c.clone());
         }
         let c = Arc::new(build(a, extra_roots)?);
         self.built

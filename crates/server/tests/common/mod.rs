@@ -114,8 +114,10 @@ pub struct TestApp {
 
 /// The intake alone: no dispatcher, so orders stay as accepted.
 pub async fn spawn_app(db_url: &str) -> TestApp {
-    let mut d = rewardgate_server::dispatcher::DispatcherConfig::default();
-    d.enabled = false;
+    let d = rewardgate_server::dispatcher::DispatcherConfig {
+        enabled: false,
+        ..Default::default()
+    };
     spawn_with(db_url, d).await
 }
 
