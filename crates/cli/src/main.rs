@@ -1,6 +1,7 @@
 //! The `rewardgate` binary: a thin layer over the library crates.
 
 mod bench;
+mod bench_delivery;
 mod config;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Serve the open API and the admin API.
     Serve,
+    /// Delivery benchmark against an in-process sandbox (rate-limited red packets, then coupons).
+    BenchDelivery(bench_delivery::Args),
     /// Local stand-ins for WeChat Pay v2/v3 and the Alipay gateway (SPEC §9).
     Sandbox {
         /// Plain HTTP address.
@@ -49,6 +52,7 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(serve(cfg))
         }
         Command::Bench(args) => rt.block_on(bench::run(args)),
+        Command::BenchDelivery(args) => rt.block_on(bench_delivery::run(args)),
         Command::Sandbox { listen, tls_listen } => rt.block_on(sandbox(listen, tls_listen)),
     }
 }

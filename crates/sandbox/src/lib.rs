@@ -54,6 +54,7 @@ pub fn router(s: Shared) -> Router {
             put(surface::put_faults).get(surface::get_faults),
         )
         .route("/sandbox/v1/effects", get(surface::effects))
+        .route("/sandbox/v1/stats", get(surface::stats))
         .route("/sandbox/v1/redpacks/{billno}/claim", post(surface::claim))
         .route("/sandbox/v1/clock/advance", post(surface::advance_clock))
         .route("/healthz", get(|| async { "ok" }))

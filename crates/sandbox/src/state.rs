@@ -136,6 +136,8 @@ pub struct World {
     pub alipay: HashMap<String, AliAccount>,
     pub vouchers: HashMap<(String, String), Voucher>,
     pub effects: Vec<Effect>,
+    /// Refusals by error code (for benchmarks and operators).
+    pub refusals: HashMap<String, u64>,
     pub seq: u64,
 }
 
@@ -154,6 +156,10 @@ impl World {
             rewardgate_core::clock::shanghai_ymd(self.now()),
             self.seq
         )
+    }
+
+    pub fn refused(&mut self, code: &str) {
+        *self.refusals.entry(code.to_string()).or_insert(0) += 1;
     }
 
     pub fn record(&mut self, channel: &'static str, key: &str, amount_fen: i64, user: &str) {

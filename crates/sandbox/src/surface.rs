@@ -274,3 +274,7 @@ pub async fn advance_clock(State(s): State<Shared>, Json(v): Json<Value>) -> Res
     });
     ok(json!({"now": now, "iso": rewardgate_core::clock::rfc3339(now)}))
 }
+
+pub async fn stats(State(s): State<Shared>) -> Response {
+    ok(s.with(|st| json!({"effects": st.effects.len(), "refusals": st.refusals})))
+}

@@ -296,6 +296,7 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
         acct.recent_sends.pop_front();
     }
     if acct.recent_sends.len() >= PER_MINUTE {
+        st.refused("SECOND_OVER_LIMITED");
         return Answer::Now(fail(
             base,
             "SECOND_OVER_LIMITED",

@@ -137,7 +137,17 @@ macro_rules! put_handler {
 }
 
 put_handler!(put_channel_account, "channel_account", |s, id, o| {
-    ChannelAccount::from_admin(&id, &o)?
+    let a = ChannelAccount::from_admin(&id, &o)?;
+    // The rate bucket exists before the first order of this account can be sent.
+    let (aid, rate, now) = (
+        a.id.clone(),
+        crate::dispatcher::bucket_for(&a),
+        clock::now_ms(),
+    );
+    s.store
+        .write(move |db| rewardgate_store::jobs::set_rate(db, &aid, rate, now))
+        .await?;
+    a
 });
 put_handler!(put_merchant, "merchant", |s, id, o| Merchant::from_admin(
     &id, &o

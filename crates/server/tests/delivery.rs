@@ -252,35 +252,72 @@ both_backends!(
     faults_exactly_once
 );
 
-async fn rate_limit(b: Backend) {
-    let db = TestDb::new(b);
+/// More red packets than WeChat Pay's 1800 a minute, at once: all delivered, none refused with
+/// SECOND_OVER_LIMITED, the busiest minute near the limit. (About a minute: a per-minute limit
+/// needs a minute to show. SQLite only; the bucket's statements are the same on PostgreSQL,
+/// where the multi-process test shares one bucket between two serves.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limiter_never_trips_the_upstream_limit() {
+    let db = TestDb::new(Backend::Sqlite);
     let up = sandbox().await;
     let app = spawn_with(&db.url, fast_dispatcher()).await;
     wire(&app, &up).await;
-    let mut codes = Vec::new();
-    for i in 0..400 {
-        codes.push(app.place("rp", i).await);
+    let n = 1850;
+    let mut set = tokio::task::JoinSet::new();
+    for c in 0..8 {
+        let (http, base) = (app.http.clone(), app.base.clone());
+        set.spawn(async move {
+            for i in (c..n).step_by(8) {
+                let (path, body) = order("rp", i);
+                let text = body.to_string();
+                let mut rb = http.post(format!("{base}{path}"));
+                for (k, v) in Sign::md5("B1").headers(&text) {
+                    rb = rb.header(k, v);
+                }
+                let v: Value = rb.body(text).send().await.unwrap().json().await.unwrap();
+                assert_eq!(v["status"], 200, "{v}");
+            }
+        });
     }
-    app.wait_for(&codes, &["SUCCESS"], Duration::from_secs(60))
-        .await;
-    for c in codes.iter().step_by(7) {
-        let o = app.order(c).await;
-        assert!(
-            o["attempts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|a| !a["detail"]
-                    .as_str()
-                    .unwrap_or("")
-                    .contains("SECOND_OVER_LIMITED")),
-            "{o}"
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(150);
+    loop {
+        let stats: Value = up
+            .http
+            .get(format!("{}/sandbox/v1/stats", up.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            stats["refusals"]["SECOND_OVER_LIMITED"],
+            Value::Null,
+            "{stats}"
         );
+        if stats["effects"] == n {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stats}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let effects = up.effects().await;
+    let mut at: Vec<i64> = effects.iter().map(|e| e["at"].as_i64().unwrap()).collect();
+    at.sort();
+    let busiest = (0..at.len())
+        .map(|i| at[i..].iter().take_while(|t| **t < at[i] + 60_000).count())
+        .max()
+        .unwrap();
+    assert!(
+        (1700..=1800).contains(&busiest),
+        "busiest minute {busiest}: under the limit and near it"
+    );
     app.assert_ledger_balanced().await;
     app.stop().await;
 }
-both_backends!(rate_limiter_never_trips_the_upstream_limit, rate_limit);
 
 async fn retry(b: Backend) {
     let db = TestDb::new(b);

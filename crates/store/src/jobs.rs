@@ -71,15 +71,19 @@ pub fn set_rate(
         }
         Some(r) => {
             db.exec(
-                "INSERT INTO rate_buckets (channel_account_id, rate_per_minute, capacity, milli_tokens, refilled_at) \
+                "INSERT INTO rate_buckets (channel_account_id, rate_per_minute, capacity, units, refilled_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel_account_id) DO UPDATE \
                  SET rate_per_minute = excluded.rate_per_minute, capacity = excluded.capacity",
-                &[channel_account_id.into(), r.per_minute.into(), r.capacity.into(), (r.capacity * 1000).into(), now.into()],
+                &[channel_account_id.into(), r.per_minute.into(), r.capacity.into(), (r.capacity * UNITS).into(), now.into()],
             )?;
         }
     }
     Ok(())
 }
+
+/// One token in the bucket's units: a token per minute accrues `rate` units a millisecond, so a
+/// token is 60 000 units and the arithmetic stays exact in integers.
+const UNITS: i64 = 60_000;
 
 /// Takes one token from the account's bucket if it has one (no bucket: unlimited).
 fn take_token(db: &mut dyn Db, channel_account_id: &str, now: i64) -> Result<bool, StoreError> {
@@ -89,37 +93,23 @@ fn take_token(db: &mut dyn Db, channel_account_id: &str, now: i64) -> Result<boo
         ""
     };
     let row = db.query_opt(
-        &format!("SELECT rate_per_minute, capacity, milli_tokens, refilled_at FROM rate_buckets WHERE channel_account_id = $1{lock}"),
+        &format!("SELECT rate_per_minute, capacity, units, refilled_at FROM rate_buckets WHERE channel_account_id = $1{lock}"),
         &[channel_account_id.into()],
     )?;
     let Some(r) = row else { return Ok(true) };
-    let (rate, cap, tokens, at) = (r.int(0), r.int(1), r.int(2), r.int(3));
-    // milli-tokens per millisecond = rate per minute / 60.
+    let (rate, cap, units, at) = (r.int(0), r.int(1), r.int(2), r.int(3));
     let elapsed = (now - at).max(0);
-    let refilled = (tokens + elapsed * rate / 60).min(cap * 1000);
-    // Keep the remainder of the division: refill time only advances by what was converted.
-    let used_ms = if rate > 0 && refilled < cap * 1000 {
-        ((refilled - tokens) * 60) / rate.max(1)
+    let units = (units + elapsed * rate).min(cap * UNITS);
+    let (left, took) = if units >= UNITS {
+        (units - UNITS, true)
     } else {
-        elapsed
+        (units, false)
     };
-    let new_at = at + used_ms.max(0);
-    if refilled < 1000 {
-        db.exec(
-            "UPDATE rate_buckets SET milli_tokens = $1, refilled_at = $2 WHERE channel_account_id = $3",
-            &[refilled.into(), new_at.into(), channel_account_id.into()],
-        )?;
-        return Ok(false);
-    }
     db.exec(
-        "UPDATE rate_buckets SET milli_tokens = $1, refilled_at = $2 WHERE channel_account_id = $3",
-        &[
-            (refilled - 1000).into(),
-            new_at.into(),
-            channel_account_id.into(),
-        ],
+        "UPDATE rate_buckets SET units = $1, refilled_at = $2 WHERE channel_account_id = $3",
+        &[left.into(), now.max(at).into(), channel_account_id.into()],
     )?;
-    Ok(true)
+    Ok(took)
 }
 
 /// Claims up to `limit` due jobs for `worker` with a lease until `lease_until`. Jobs of paused

@@ -130,9 +130,22 @@ async fn claim(ctx: &Ctx, n: usize) -> Vec<Claimed> {
     }
 }
 
-/// Keeps each channel account's shared rate bucket in line with its `ratePerMinute`: spend a
-/// little under the upstream's limit (98 %, with a second's worth of burst) so that no sliding
-/// minute ever passes it.
+/// The shared rate bucket for a channel account's `ratePerMinute`: a sixth of a second's worth of
+/// burst and 99.5 % of the rest, so that no sliding minute passes the upstream's limit (for 1800:
+/// at most 5 + 1786 = 1791 in any 60 s) while the account stays busy. An operator who wants more
+/// margin sets a lower `ratePerMinute`.
+pub fn bucket_for(a: &ChannelAccount) -> Option<Rate> {
+    a.rate_per_minute.map(|r| {
+        let capacity = (r / 360).max(1);
+        Rate {
+            per_minute: ((r - capacity) * 995 / 1000).max(1),
+            capacity,
+        }
+    })
+}
+
+/// Keeps each channel account's bucket in line with its configuration (the admin API writes it
+/// too; this also covers changes made by another process).
 async fn sync_rates(ctx: &Ctx) {
     let list = ctx
         .state
@@ -144,16 +157,7 @@ async fn sync_rates(ctx: &Ctx) {
     let rates: Vec<(String, Option<Rate>)> = list
         .iter()
         .filter_map(|d| serde_json::from_str::<ChannelAccount>(d).ok())
-        .map(|a| {
-            let rate = a.rate_per_minute.map(|r| {
-                let capacity = (r / 60).max(1);
-                Rate {
-                    per_minute: ((r - capacity) * 98 / 100).max(1),
-                    capacity,
-                }
-            });
-            (a.id, rate)
-        })
+        .map(|a| (a.id.clone(), bucket_for(&a)))
         .collect();
     let r = ctx
         .state

@@ -21,7 +21,7 @@ CREATE TABLE rate_buckets (
     channel_account_id TEXT PRIMARY KEY,
     rate_per_minute BIGINT NOT NULL,
     capacity BIGINT NOT NULL,
-    milli_tokens BIGINT NOT NULL,
+    units BIGINT NOT NULL,
     refilled_at BIGINT NOT NULL
 );
 

@@ -21,7 +21,7 @@ CREATE TABLE rate_buckets (
     channel_account_id TEXT PRIMARY KEY,
     rate_per_minute INTEGER NOT NULL,
     capacity INTEGER NOT NULL,
-    milli_tokens INTEGER NOT NULL,
+    units INTEGER NOT NULL,
     refilled_at INTEGER NOT NULL
 );
 
