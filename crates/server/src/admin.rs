@@ -37,6 +37,8 @@ pub fn routes() -> Router<AppState> {
         .route("/orders", get(list_orders))
         .route("/orders/{code}", get(show_order))
         .route("/orders/{code}/retry", post(retry_order))
+        .route("/orders/{code}/notifications", get(order_notifications))
+        .route("/notifications/{id}/redeliver", post(redeliver))
         .route("/jobs", get(job_counts))
         .route("/ledger", get(ledger))
 }
@@ -331,11 +333,7 @@ async fn show_order(State(s): State<AppState>, Path(code): Path<String>) -> ApiR
         .map(|a| json!({"step": a.step, "outcome": a.outcome, "detail": a.detail, "latencyMs": a.latency_ms, "worker": a.worker, "at": a.at}))
         .collect::<Vec<_>>()
         .into();
-    v["notifications"] = notes
-        .into_iter()
-        .map(|n| n.view())
-        .collect::<Vec<_>>()
-        .into();
+    v["notifications"] = notifications_with_attempts(&s, notes).await?.into();
     Ok(ok(v))
 }
 
@@ -386,4 +384,73 @@ async fn ledger(State(s): State<AppState>) -> ApiResult {
     Ok(ok(
         json!({"sum": c.sum, "postings": c.postings, "mismatchedAccounts": c.mismatched_accounts, "balanced": c.sum == 0 && c.mismatched_accounts.is_empty()}),
     ))
+}
+
+async fn notifications_with_attempts(
+    s: &AppState,
+    notes: Vec<rewardgate_store::NotificationRecord>,
+) -> Result<Vec<Value>, Refusal> {
+    let mut out = Vec::new();
+    for n in notes {
+        let id = n.notify_id.clone();
+        let attempts = s
+            .store
+            .read(move |db| rewardgate_store::notifications::attempts_of(db, &id))
+            .await?;
+        let mut v = n.view();
+        v["attemptLog"] = attempts
+            .into_iter()
+            .map(|(at, status, latency, error)| json!({"at": at, "httpStatus": status, "latencyMs": latency, "error": error}))
+            .collect::<Vec<_>>()
+            .into();
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// Every status report of an order, with every attempt (time, HTTP status, latency, error).
+async fn order_notifications(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult {
+    let o = s
+        .store
+        .order_by_code(code.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {code} not found")))?;
+    let id = o.id;
+    let notes = s
+        .store
+        .read(move |db| ops::notifications_of(db, id))
+        .await?;
+    Ok(ok(
+        json!({"orderCode": code, "items": notifications_with_attempts(&s, notes).await?}),
+    ))
+}
+
+/// Sends a report again from the start of its schedule.
+async fn redeliver(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let (nid, now) = (id.clone(), clock::now_ms());
+    let found = s
+        .store
+        .read(move |db| rewardgate_store::notifications::by_id(db, &nid))
+        .await?;
+    if found.is_none() {
+        return Err(ApiError::not_found(format!("notification {id} not found")).into());
+    }
+    let nid = id.clone();
+    let done = s
+        .store
+        .write(move |db| rewardgate_store::notifications::redeliver(db, &nid, now))
+        .await?;
+    if !done {
+        return Err(
+            ApiError::field("notifyId", "is being sent right now; try again in a moment").into(),
+        );
+    }
+    tracing::info!(notify_id = %id, "callback redelivery requested");
+    let nid = id.clone();
+    let n = s
+        .store
+        .read(move |db| rewardgate_store::notifications::by_id(db, &nid))
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok(ok(n.view()))
 }

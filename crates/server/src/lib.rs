@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 pub mod dispatcher;
 pub mod envelope;
+pub mod notifier;
 pub mod open_api;
 pub mod state;
 pub mod views;
@@ -35,6 +36,7 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     pub allow_private_callbacks: bool,
     pub dispatcher: dispatcher::DispatcherConfig,
+    pub notifier: notifier::NotifierConfig,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             admin_token: None,
             allow_private_callbacks: false,
             dispatcher: dispatcher::DispatcherConfig::default(),
+            notifier: notifier::NotifierConfig::default(),
         }
     }
 }
@@ -140,6 +143,11 @@ pub async fn run(
             shutdown.clone(),
         ))
     });
+    let mut ncfg = config.notifier.clone();
+    ncfg.allow_private |= config.allow_private_callbacks;
+    let notify = ncfg
+        .enabled
+        .then(|| tokio::spawn(notifier::run(state.clone(), ncfg, shutdown.clone())));
     tracing::info!(addr = %listener.local_addr()?, database = store_kind(&config.database_url), "rewardgate serving");
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
@@ -149,6 +157,9 @@ pub async fn run(
     let _ = purge.await;
     if let Some(d) = dispatch {
         let _ = d.await;
+    }
+    if let Some(n) = notify {
+        let _ = n.await;
     }
     tracing::info!("rewardgate stopped");
     Ok(())

@@ -6,6 +6,7 @@
 pub mod db;
 pub mod jobs;
 mod migrate;
+pub mod notifications;
 pub mod ops;
 mod pool;
 pub mod records;

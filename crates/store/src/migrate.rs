@@ -7,10 +7,12 @@ use crate::db::{Db, Dialect, Val};
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_delivery.sql")),
+    (3, include_str!("../migrations/sqlite/0003_callbacks.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_delivery.sql")),
+    (3, include_str!("../migrations/postgres/0003_callbacks.sql")),
 ];
 
 pub fn migrate(db: &mut dyn Db) -> Result<(), StoreError> {

@@ -125,14 +125,27 @@ pub async fn spawn_with(
     db_url: &str,
     dispatcher: rewardgate_server::dispatcher::DispatcherConfig,
 ) -> TestApp {
+    let notifier = rewardgate_server::notifier::NotifierConfig {
+        enabled: false,
+        ..Default::default()
+    };
+    spawn_full(db_url, dispatcher, notifier).await
+}
+
+pub async fn spawn_full(
+    db_url: &str,
+    dispatcher: rewardgate_server::dispatcher::DispatcherConfig,
+    notifier: rewardgate_server::notifier::NotifierConfig,
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let cfg = rewardgate_server::Config {
         listen: addr.to_string(),
         database_url: db_url.to_string(),
         admin_token: Some(rewardgate_core::secret::Secret::new(TOKEN)),
-        allow_private_callbacks: true,
+        allow_private_callbacks: false,
         dispatcher,
+        notifier,
     };
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(rewardgate_server::run(cfg, listener, shutdown.clone()));

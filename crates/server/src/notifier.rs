@@ -1,0 +1,361 @@
+//! The callback sender (SPEC §5): POSTs each status report to its target, signed as in §3 (MD5 with
+//! the business's key when it has only that, else SHA256-RSA with the platform key), until the
+//! merchant answers `SUCCESS`; retries on SPEC's schedule, shares the work across processes like
+//! the dispatcher, and never lets one slow merchant hold back the others (per-target limits,
+//! 3 s connect / 10 s total, no redirects). Private, loopback, link-local and metadata addresses
+//! are refused unless the operator allows them.
+
+use crate::state::AppState;
+use rewardgate_core::catalog::Business;
+use rewardgate_core::clock::now_ms;
+use rewardgate_core::sign::{self, AuthHeaders, Signer};
+use rewardgate_store::notifications::{self, Attempted, Due};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Debug)]
+pub struct NotifierConfig {
+    pub enabled: bool,
+    /// Waits after each failure (SPEC §5); past the last, the report is FAILED.
+    pub schedule: Vec<Duration>,
+    /// Reports in flight at once to one host.
+    pub per_target: usize,
+    /// Reports in flight at once in this process.
+    pub concurrency: usize,
+    pub allow_private: bool,
+}
+
+impl Default for NotifierConfig {
+    fn default() -> Self {
+        let m = |n: u64| Duration::from_secs(n * 60);
+        NotifierConfig {
+            enabled: true,
+            schedule: vec![
+                Duration::from_secs(15),
+                Duration::from_secs(30),
+                m(3),
+                m(10),
+                m(20),
+                m(30),
+                m(60),
+                m(180),
+                m(360),
+            ],
+            per_target: 4,
+            concurrency: 64,
+            allow_private: false,
+        }
+    }
+}
+
+/// Why an address may not be called back: loopback, private, link-local (with the cloud
+/// metadata address), unique-local, carrier-grade NAT (Alibaba Cloud's metadata), unspecified,
+/// multicast or broadcast.
+pub fn forbidden(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            if v4.is_loopback() {
+                Some("loopback")
+            } else if v4.is_private() {
+                Some("private")
+            } else if v4.is_link_local() {
+                Some("link-local or metadata")
+            } else if o[0] == 100 && (64..128).contains(&o[1]) {
+                Some("carrier-grade NAT or metadata")
+            } else if v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast() || o[0] == 0 {
+                Some("not a unicast address")
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return forbidden(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            if v6.is_loopback() {
+                Some("loopback")
+            } else if (s[0] & 0xfe00) == 0xfc00 {
+                Some("unique-local")
+            } else if (s[0] & 0xffc0) == 0xfe80 {
+                Some("link-local")
+            } else if v6.is_unspecified() || v6.is_multicast() {
+                Some("not a unicast address")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Resolves names and refuses the answer when any address is forbidden, so that the connection
+/// goes to an address that was checked (no second lookup to rebind).
+struct GuardedResolver;
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if let Some((ip, why)) = addrs
+                .iter()
+                .find_map(|a| forbidden(a.ip()).map(|w| (a.ip(), w)))
+            {
+                return Err(format!("refused target: {host} resolves to {ip} ({why})").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+struct Ctx {
+    state: AppState,
+    cfg: NotifierConfig,
+    worker: String,
+    http: reqwest::Client,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+pub async fn run(state: AppState, cfg: NotifierConfig, shutdown: CancellationToken) {
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("rewardgate-callback/1");
+    if !cfg.allow_private {
+        b = b.dns_resolver(Arc::new(GuardedResolver));
+    }
+    let http = b.build().expect("an HTTP client");
+    let worker = format!("{}-{}", std::process::id(), rewardgate_channels::nonce(8));
+    let permits = Arc::new(Semaphore::new(cfg.concurrency));
+    let ctx = Arc::new(Ctx {
+        state,
+        cfg,
+        worker,
+        http,
+        hosts: Mutex::new(HashMap::new()),
+    });
+    while !shutdown.is_cancelled() {
+        let free = permits.available_permits();
+        let (worker, now) = (ctx.worker.clone(), now_ms());
+        let due = if free == 0 {
+            Vec::new()
+        } else {
+            ctx.state
+                .store
+                .write(move |db| notifications::claim(db, &worker, now, now + 60_000, free as i64))
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "claiming callbacks failed");
+                    Vec::new()
+                })
+        };
+        if due.is_empty() {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+            continue;
+        }
+        for d in due {
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore open");
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                deliver(&ctx, d).await;
+                drop(permit);
+            });
+        }
+    }
+    let _ = permits.acquire_many(ctx.cfg.concurrency as u32).await;
+}
+
+fn host_of(url: &str) -> String {
+    url.split("://")
+        .nth(1)
+        .and_then(|r| r.split(['/', '?', '#']).next())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// The headers of a signed report (SPEC §3 with the callback body).
+pub fn signed_headers(
+    business: &Business,
+    platform: &rewardgate_core::keys::RsaPrivateKey,
+    body: &str,
+) -> Vec<(&'static str, String)> {
+    let nonce = rewardgate_channels::nonce(32);
+    let ts = now_ms().to_string();
+    let md5_only = business.rsa_public_key_pem.is_none() && business.md5_key.is_some();
+    let sign_type = if md5_only { "MD5" } else { "SHA256-RSA" };
+    let h = AuthHeaders {
+        business_id: &business.id,
+        nonce: &nonce,
+        timestamp: &ts,
+        sign_type: Some(sign_type),
+    };
+    let s = sign::string_to_sign(&h, body.as_bytes());
+    let signature = match (&business.md5_key, md5_only) {
+        (Some(k), true) => sign::sign(Signer::Md5(k.expose()), &s),
+        _ => sign::sign(Signer::Rsa(platform), &s),
+    };
+    vec![
+        ("businessId", business.id.clone()),
+        ("nonce", nonce),
+        ("timestamp", ts),
+        ("signType", sign_type.into()),
+        ("sign", signature),
+    ]
+}
+
+async fn deliver(ctx: &Ctx, d: Due) {
+    let host = host_of(&d.target);
+    let limit = ctx
+        .hosts
+        .lock()
+        .expect("hosts lock")
+        .entry(host.clone())
+        .or_insert_with(|| Arc::new(Semaphore::new(ctx.cfg.per_target)))
+        .clone();
+    let _slot = limit.acquire().await;
+    let started = Instant::now();
+    let attempt = send(ctx, &d, &host).await;
+    let attempt = Attempted {
+        latency_ms: started.elapsed().as_millis() as i64,
+        ..attempt
+    };
+    let now = now_ms();
+    let refused = attempt
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("refused target"));
+    let retry_at = if attempt.delivered || refused {
+        None
+    } else {
+        ctx.cfg
+            .schedule
+            .get(d.attempts as usize)
+            .map(|w| now + w.as_millis() as i64)
+    };
+    if !attempt.delivered {
+        tracing::info!(notify_id = %d.notify_id, error = ?attempt.error, status = ?attempt.http_status, will_retry = retry_at.is_some(), "callback not delivered");
+    }
+    let (id, worker) = (d.notify_id.clone(), ctx.worker.clone());
+    let a2 = attempt.clone();
+    if let Err(e) = ctx
+        .state
+        .store
+        .write(move |db| notifications::record(db, &id, &worker, &a2, retry_at, now))
+        .await
+    {
+        tracing::warn!(error = %e, notify_id = %d.notify_id, "callback attempt not recorded");
+    }
+}
+
+async fn send(ctx: &Ctx, d: &Due, host: &str) -> Attempted {
+    let fail = |e: String| Attempted {
+        http_status: None,
+        latency_ms: 0,
+        error: Some(e),
+        delivered: false,
+    };
+    if !ctx.cfg.allow_private {
+        let bare = host
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(host)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            if let Some(why) = forbidden(ip) {
+                return fail(format!(
+                    "refused target: {ip} is {why} (set RG_ALLOW_PRIVATE_CALLBACKS=true to allow)"
+                ));
+            }
+        }
+    }
+    let business: Option<Business> = ctx
+        .state
+        .catalog("business", &d.business_id)
+        .await
+        .ok()
+        .flatten();
+    let Some(business) = business else {
+        return fail(format!("business {} not found", d.business_id));
+    };
+    let mut rb = ctx
+        .http
+        .post(&d.target)
+        .header("Content-Type", "application/json; charset=utf-8");
+    for (k, v) in signed_headers(&business, &ctx.state.platform_key, &d.body) {
+        rb = rb.header(k, v);
+    }
+    match rb.body(d.body.clone()).send().await {
+        Err(e) => {
+            let mut msg = e.to_string();
+            let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg = format!("{msg}: {s}");
+                src = s.source();
+            }
+            fail(if e.is_timeout() {
+                format!("timeout: {msg}")
+            } else {
+                msg
+            })
+        }
+        Ok(r) => {
+            let status = r.status().as_u16() as i64;
+            let ok_status = r.status().is_success();
+            let text = r.text().await.unwrap_or_default();
+            let delivered = ok_status && text.trim().eq_ignore_ascii_case("SUCCESS");
+            let error = (!delivered).then(|| {
+                format!(
+                    "HTTP {status}, answer {:?}",
+                    text.chars().take(64).collect::<String>()
+                )
+            });
+            Attempted {
+                http_status: Some(status),
+                latency_ms: 0,
+                error,
+                delivered,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn forbidden_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.100.100.200",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(forbidden(ip.parse().unwrap()).is_some(), "{ip}");
+        }
+        for ip in ["8.8.8.8", "203.0.113.5", "2001:db8::1"] {
+            assert!(forbidden(ip.parse().unwrap()).is_none(), "{ip}");
+        }
+    }
+}
