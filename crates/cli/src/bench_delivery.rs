@@ -49,6 +49,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             concurrency: 64,
             ..Default::default()
         },
+        notifier: Default::default(),
     };
     tokio::spawn(rewardgate_server::run(cfg, listener, stop.clone()));
     let http = reqwest::Client::new();
