@@ -3,6 +3,7 @@
 mod bench;
 mod bench_delivery;
 mod config;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -27,6 +28,8 @@ enum Command {
     Serve,
     /// Delivery benchmark against an in-process sandbox (rate-limited red packets, then coupons).
     BenchDelivery(bench_delivery::Args),
+    /// Check a status report's signature (for merchants): exit 0 if valid, 1 if not.
+    VerifyCallback(verify::Args),
     /// Local stand-ins for WeChat Pay v2/v3 and the Alipay gateway (SPEC §9).
     Sandbox {
         /// Plain HTTP address.
@@ -53,6 +56,12 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Bench(args) => rt.block_on(bench::run(args)),
         Command::BenchDelivery(args) => rt.block_on(bench_delivery::run(args)),
+        Command::VerifyCallback(args) => {
+            if !rt.block_on(verify::run(args))? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Sandbox { listen, tls_listen } => rt.block_on(sandbox(listen, tls_listen)),
     }
 }
