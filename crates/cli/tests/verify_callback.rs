@@ -5,7 +5,10 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_rewardgate");
 
 fn shared(name: &str) -> String {
-    format!("{}/../../../shared/testdata/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../../../shared/testdata/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 fn run(headers: &str, body: &str, extra: &[&str]) -> (bool, String) {
@@ -13,8 +16,19 @@ fn run(headers: &str, body: &str, extra: &[&str]) -> (bool, String) {
     let (h, b) = (dir.path().join("h"), dir.path().join("b"));
     std::fs::write(&h, headers).unwrap();
     std::fs::write(&b, body).unwrap();
-    let out = Command::new(BIN).arg("verify-callback").arg("--headers").arg(&h).arg("--body").arg(&b).args(extra).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = Command::new(BIN)
+        .arg("verify-callback")
+        .arg("--headers")
+        .arg(&h)
+        .arg("--body")
+        .arg(&b)
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
@@ -23,7 +37,11 @@ fn md5_vector() {
     let body = r#"{"businessId":"754ea3e3a699404f9b82e8f881107f19","merchantId":"eb1bb305ca3940f8adf1d4e964555699"}"#;
     let (ok, out) = run(h, body, &["--md5-key", "192006250b4c09247ec02edce69f6a2d"]);
     assert!(ok && out.starts_with("valid"), "{out}");
-    let (ok, out) = run(h, &body.replace("eb1b", "eb1c"), &["--md5-key", "192006250b4c09247ec02edce69f6a2d"]);
+    let (ok, out) = run(
+        h,
+        &body.replace("eb1b", "eb1c"),
+        &["--md5-key", "192006250b4c09247ec02edce69f6a2d"],
+    );
     assert!(!ok && out.starts_with("INVALID"), "{out}");
 }
 
@@ -36,6 +54,10 @@ fn rsa_vector() {
     assert!(ok, "{out}");
     let (ok, _) = run(h, &body.replace("1.50", "1.51"), &["--public-key", &key]);
     assert!(!ok);
-    let (ok, _) = run(h, body, &["--public-key", &shared("platform_test_public.pem")]);
+    let (ok, _) = run(
+        h,
+        body,
+        &["--public-key", &shared("platform_test_public.pem")],
+    );
     assert!(!ok, "another key does not verify");
 }

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Router, body::Body};
 use rewardgate_core::catalog::{
-    self, Activity, Business, ChannelAccount, Merchant, Product, Template, Topup,
+    self, Activity, Business, ChannelAccount, Merchant, Product, RabbitpreIntegration, Template,
+    Topup,
 };
 use rewardgate_core::json::{JsonObject, parse_object};
 use rewardgate_core::{ApiError, Status, clock};
@@ -34,6 +35,11 @@ pub fn routes() -> Router<AppState> {
         .route("/businesses/{id}", get(get_one).put(put_business))
         .route("/businesses/{id}/topups", post(topup))
         .route("/businesses/{id}/balance", get(balance))
+        .route(
+            "/rabbitpre-integrations/{id}",
+            get(get_one).put(put_integration),
+        )
+        .route("/rabbitpre-integrations/{id}/openids", post(put_openids))
         .route("/orders", get(list_orders))
         .route("/orders/{code}", get(show_order))
         .route("/orders/{code}/retry", post(retry_order))
@@ -77,6 +83,7 @@ fn kind_of(path: &str) -> Option<&'static str> {
         "activities" => "activity",
         "merchants" => "merchant",
         "businesses" => "business",
+        "rabbitpre-integrations" => "rabbitpre_integration",
         _ => return None,
     })
 }
@@ -400,7 +407,7 @@ async fn notifications_with_attempts(
         let mut v = n.view();
         v["attemptLog"] = attempts
             .into_iter()
-            .map(|(at, status, latency, error)| json!({"at": at, "httpStatus": status, "latencyMs": latency, "error": error}))
+            .map(|a| json!({"at": a.at, "httpStatus": a.http_status, "latencyMs": a.latency_ms, "error": a.error}))
             .collect::<Vec<_>>()
             .into();
         out.push(v);
@@ -453,4 +460,77 @@ async fn redeliver(State(s): State<AppState>, Path(id): Path<String>) -> ApiResu
         .await?
         .ok_or_else(ApiError::internal)?;
     Ok(ok(n.view()))
+}
+
+async fn put_integration(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Response {
+    let bytes = match admin_body(req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let r: ApiResult = async {
+        let o = parse_object(&bytes)?;
+        let b = referenced::<Business>(&s, "business", &o, "businessId").await?;
+        let ch =
+            referenced::<ChannelAccount>(&s, "channel_account", &o, "channelAccountId").await?;
+        let t = referenced::<Template>(&s, "template", &o, "templateId").await?;
+        let i = RabbitpreIntegration::from_admin(&id, &o, b.as_ref(), ch.as_ref(), t.as_ref())?;
+        store_object(&s, "rabbitpre_integration", &id, &i).await?;
+        Ok(ok(catalog::view(&i)))
+    }
+    .await;
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Bulk Rabbitpre user id → openid mappings: `{"mappings": [{"userId", "openid"}…]}` (up to 10 000).
+async fn put_openids(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+    let bytes = match admin_body(req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let r: ApiResult = async {
+        s.catalog::<RabbitpreIntegration>("rabbitpre_integration", &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("integration {id} not found")))?;
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| ApiError::field("body", "is not valid JSON"))?;
+        let list = v["mappings"]
+            .as_array()
+            .ok_or_else(|| ApiError::field("mappings", "must be a list"))?;
+        if list.len() > 10_000 {
+            return Err(
+                ApiError::field("mappings", "must have at most 10000 entries a call").into(),
+            );
+        }
+        let mut pairs = Vec::with_capacity(list.len());
+        for (n, m) in list.iter().enumerate() {
+            let u = m["userId"]
+                .as_str()
+                .filter(|x| !x.is_empty() && x.len() <= 128);
+            let o = m["openid"]
+                .as_str()
+                .filter(|x| !x.is_empty() && x.len() <= 128);
+            match (u, o) {
+                (Some(u), Some(o)) => pairs.push((u.to_string(), o.to_string())),
+                _ => {
+                    return Err(ApiError::field(
+                        "mappings",
+                        format_args!("[{n}] needs userId and openid (1-128 characters)"),
+                    )
+                    .into());
+                }
+            }
+        }
+        let (iid, now) = (id.clone(), clock::now_ms());
+        let n = pairs.len();
+        s.store
+            .write(move |db| ops::put_openid_mappings(db, &iid, &pairs, now))
+            .await?;
+        Ok(ok(json!({"integration": id, "stored": n})))
+    }
+    .await;
+    r.unwrap_or_else(IntoResponse::into_response)
 }

@@ -8,6 +8,7 @@ pub mod dispatcher;
 pub mod envelope;
 pub mod notifier;
 pub mod open_api;
+pub mod rabbitpre;
 pub mod state;
 pub mod views;
 
@@ -77,6 +78,7 @@ pub fn router(state: AppState) -> Router {
             post(open_api::balance),
         )
         .route("/v1/openapi/platform/publicKey", get(open_api::public_key))
+        .route("/pay/sendApiRedPack", post(rabbitpre::send_api_red_pack))
         .route("/healthz", get(|| async { "ok" }))
         .nest("/admin/v1", admin)
         .fallback(|| async { http_error(StatusCode::NOT_FOUND, "no such path") })

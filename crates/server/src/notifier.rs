@@ -275,12 +275,12 @@ async fn send(ctx: &Ctx, d: &Due, host: &str) -> Attempted {
             .unwrap_or(host)
             .trim_start_matches('[')
             .trim_end_matches(']');
-        if let Ok(ip) = bare.parse::<IpAddr>() {
-            if let Some(why) = forbidden(ip) {
-                return fail(format!(
-                    "refused target: {ip} is {why} (set RG_ALLOW_PRIVATE_CALLBACKS=true to allow)"
-                ));
-            }
+        if let Ok(ip) = bare.parse::<IpAddr>()
+            && let Some(why) = forbidden(ip)
+        {
+            return fail(format!(
+                "refused target: {ip} is {why} (set RG_ALLOW_PRIVATE_CALLBACKS=true to allow)"
+            ));
         }
     }
     let business: Option<Business> = ctx

@@ -177,6 +177,7 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
         channel_account_id: channel.id,
         key,
         created_at: now,
+        delivery: None,
     })
 }
 

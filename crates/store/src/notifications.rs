@@ -109,18 +109,24 @@ pub fn redeliver(db: &mut dyn Db, notify_id: &str, now: i64) -> Result<bool, Sto
     Ok(n == 1)
 }
 
-/// Attempts of one report: (at, HTTP status, latency ms, error).
-pub fn attempts_of(
-    db: &mut dyn Db,
-    notify_id: &str,
-) -> Result<Vec<(i64, Option<i64>, i64, Option<String>)>, StoreError> {
+/// One delivery attempt of a report, as recorded.
+#[derive(Clone, Debug)]
+pub struct AttemptLog {
+    pub at: i64,
+    pub http_status: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+}
+
+/// Attempts of one report, oldest first.
+pub fn attempts_of(db: &mut dyn Db, notify_id: &str) -> Result<Vec<AttemptLog>, StoreError> {
     Ok(db
         .query(
             "SELECT at, http_status, latency_ms, error FROM notification_attempts WHERE notify_id = $1 ORDER BY id",
             &[notify_id.into()],
         )?
         .iter()
-        .map(|r| (r.int(0), r.opt_int(1), r.int(2), r.opt_text(3)))
+        .map(|r| AttemptLog { at: r.int(0), http_status: r.opt_int(1), latency_ms: r.int(2), error: r.opt_text(3) })
         .collect())
 }
 

@@ -233,8 +233,8 @@ pub fn accept(
     let inserted = db.query_opt(
         "INSERT INTO orders (order_code, business_id, merchant_id, biz_code, product_type, status, fingerprint, \
            template_id, product_code, activity_id, open_id, mobile, app_id, amount, settlement, callback_url, \
-           description, channel_account_id, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'PROCESSING', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $18) \
+           description, channel_account_id, version, created_at, updated_at, delivery_mode) \
+         VALUES ($1, $2, $3, $4, $5, 'PROCESSING', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $18, $19) \
          ON CONFLICT (business_id, biz_code) DO NOTHING RETURNING id",
         &[
             (&o.order_code).into(),
@@ -255,6 +255,7 @@ pub fn accept(
             (&o.description).into(),
             (&o.channel_account_id).into(),
             o.created_at.into(),
+            (&o.delivery).into(),
         ],
     )?;
     let Some(row) = inserted else {
@@ -347,6 +348,7 @@ fn new_record(o: &NewOrder, id: i64, key: String) -> OrderRecord {
         upstream_key: Some(key),
         job_state: Some("READY".into()),
         job_attempts: 0,
+        delivery: o.delivery.clone(),
     }
 }
 
@@ -466,4 +468,35 @@ pub fn notifications_of(
             delivered_at: r.opt_int(9),
         })
         .collect())
+}
+
+/// Rabbitpre user id → WeChat openid, per integration (upserts).
+pub fn put_openid_mappings(
+    db: &mut dyn Db,
+    integration_id: &str,
+    pairs: &[(String, String)],
+    now: i64,
+) -> Result<u64, StoreError> {
+    let mut n = 0;
+    for (user, openid) in pairs {
+        n += db.exec(
+            "INSERT INTO openid_mappings (integration_id, user_id, openid, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (integration_id, user_id) DO UPDATE SET openid = excluded.openid, updated_at = excluded.updated_at",
+            &[integration_id.into(), user.into(), openid.into(), now.into()],
+        )?;
+    }
+    Ok(n)
+}
+
+pub fn openid_mapping(
+    db: &mut dyn Db,
+    integration_id: &str,
+    user_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(db
+        .query_opt(
+            "SELECT openid FROM openid_mappings WHERE integration_id = $1 AND user_id = $2",
+            &[integration_id.into(), user_id.into()],
+        )?
+        .map(|r| r.text(0)))
 }

@@ -36,12 +36,14 @@ pub struct OrderRecord {
     pub upstream_key: Option<String>,
     pub job_state: Option<String>,
     pub job_attempts: i64,
+    /// How to deliver beyond the catalogue (Rabbitpre: the caller's texts, mini-program mode), JSON.
+    pub delivery: Option<String>,
 }
 
 pub(crate) const ORDER_COLUMNS: &str = "o.id, o.order_code, o.business_id, o.merchant_id, o.biz_code, o.product_type, \
     o.status, o.fingerprint, o.template_id, o.product_code, o.activity_id, o.open_id, o.mobile, o.app_id, o.amount, \
     o.settlement, o.callback_url, o.description, o.channel_account_id, o.upstream_id, o.error_code, o.error_message, \
-    o.version, o.created_at, o.updated_at, o.finished_at, j.upstream_key, j.state, j.attempts";
+    o.version, o.created_at, o.updated_at, o.finished_at, j.upstream_key, j.state, j.attempts, o.delivery_mode";
 
 pub(crate) const ORDER_FROM: &str = "orders o LEFT JOIN jobs j ON j.order_id = o.id";
 
@@ -77,6 +79,7 @@ impl OrderRecord {
             upstream_key: r.opt_text(26),
             job_state: r.opt_text(27),
             job_attempts: r.int(28),
+            delivery: r.opt_text(29),
         }
     }
 }
@@ -132,6 +135,7 @@ pub struct NewOrder {
     pub channel_account_id: String,
     pub key: KeyScheme,
     pub created_at: i64,
+    pub delivery: Option<String>,
 }
 
 /// A signed request's nonce, to be used once.

@@ -16,6 +16,25 @@ pub async fn build(ctx: &Ctx, job: &Claimed, account: &ChannelAccount) -> Result
     };
     let app_id = o.app_id.clone().unwrap_or_else(|| account.app_id.clone());
     let v = match o.product_type {
+        ProductType::RedPacket if o.delivery.is_some() => {
+            // Rabbitpre: the caller's texts and mode, frozen with the order.
+            let d: Value = serde_json::from_str(o.delivery.as_deref().unwrap_or("{}"))
+                .map_err(|e| e.to_string())?;
+            json!({
+                "mch_billno": job.upstream_key,
+                "wxappid": app_id,
+                "send_name": d["sendName"],
+                "re_openid": o.open_id,
+                "total_amount": o.amount.map(|f| f.0).unwrap_or(0).to_string(),
+                "total_num": "1",
+                "wishing": d["wishing"],
+                "client_ip": d["clientIp"].as_str().unwrap_or(&ctx.cfg.client_ip),
+                "act_name": d["actName"],
+                "remark": d["remark"],
+                "notify_way": d["notifyWay"],
+                "mode": if d["notifyWay"] == "MINI_PROGRAM_JSAPI" { "MINI_PROGRAM" } else { "NORMAL" },
+            })
+        }
         ProductType::RedPacket => {
             let t: Template = ctx
                 .state
