@@ -3,6 +3,8 @@
 mod bench;
 mod bench_delivery;
 mod config;
+mod demo;
+mod import;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +28,11 @@ struct Cli {
 enum Command {
     /// Serve the open API and the admin API.
     Serve,
+    /// A first run: sandbox and serve in one process, a demo merchant, orders of every kind
+    /// followed to their end with their callbacks, a summary. `--keep` stays up.
+    Demo(demo::Args),
+    /// Import Rabbitpre user id → openid mappings from a CSV file (userId,openid).
+    ImportOpenids(import::Args),
     /// Delivery benchmark against an in-process sandbox (rate-limited red packets, then coupons).
     BenchDelivery(bench_delivery::Args),
     /// Check a status report's signature (for merchants): exit 0 if valid, 1 if not.
@@ -56,6 +63,8 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Bench(args) => rt.block_on(bench::run(args)),
         Command::BenchDelivery(args) => rt.block_on(bench_delivery::run(args)),
+        Command::Demo(args) => rt.block_on(demo::run(args)),
+        Command::ImportOpenids(args) => rt.block_on(import::run(args)),
         Command::VerifyCallback(args) => {
             if !rt.block_on(verify::run(args))? {
                 std::process::exit(1);

@@ -40,6 +40,10 @@ pub fn routes() -> Router<AppState> {
             get(get_one).put(put_integration),
         )
         .route("/rabbitpre-integrations/{id}/openids", post(put_openids))
+        .route(
+            "/rabbitpre-integrations/{id}/openids/{user}",
+            get(get_openid),
+        )
         .route("/orders", get(list_orders))
         .route("/orders/{code}", get(show_order))
         .route("/orders/{code}/retry", post(retry_order))
@@ -533,4 +537,20 @@ async fn put_openids(State(s): State<AppState>, Path(id): Path<String>, req: Req
     }
     .await;
     r.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn get_openid(
+    State(s): State<AppState>,
+    Path((id, user)): Path<(String, String)>,
+) -> ApiResult {
+    let (iid, u) = (id.clone(), user.clone());
+    let openid = s
+        .store
+        .read(move |db| ops::openid_mapping(db, &iid, &u))
+        .await?;
+    let openid = openid
+        .ok_or_else(|| ApiError::not_found(format!("no mapping for {user} in integration {id}")))?;
+    Ok(ok(
+        json!({"integration": id, "userId": user, "openid": openid}),
+    ))
 }
