@@ -427,7 +427,7 @@ async fn follow(
         );
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        if done == orders.len() && calls >= orders.len() + 1 {
+        if done == orders.len() && calls > orders.len() {
             println!();
             return Ok(());
         }
