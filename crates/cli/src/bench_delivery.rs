@@ -45,6 +45,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         database_url: format!("sqlite://{}/bench.db", dir.display()),
         admin_token: Some(rewardgate_core::secret::Secret::new(TOKEN)),
         allow_private_callbacks: true,
+        platform_key_file: None,
         dispatcher: rewardgate_server::dispatcher::DispatcherConfig {
             concurrency: 64,
             ..Default::default()

@@ -115,6 +115,7 @@ async fn start(
         database_url: format!("sqlite://{}/demo.db", dir.display()),
         admin_token: Some(rewardgate_core::secret::Secret::new(token)),
         allow_private_callbacks: true,
+        platform_key_file: None,
         dispatcher: rewardgate_server::dispatcher::DispatcherConfig {
             follow_interval: Duration::from_secs(1),
             ..Default::default()

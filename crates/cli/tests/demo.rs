@@ -80,6 +80,7 @@ fn import_openids_from_csv() {
             format!("sqlite://{}/rg.db", dir.path().display()),
         )
         .env("RG_ADMIN_TOKEN", "import-test-token")
+        .env("RG_PLATFORM_KEY_FILE", dir.path().join("platform.pem"))
         .env("RG_LOG", "warn")
         .spawn()
         .unwrap();
@@ -147,6 +148,22 @@ fn import_openids_from_csv() {
         .json()
         .unwrap();
     assert_eq!(v["data"]["openid"], "oOpen2", "{v}");
+    // The platform key lives in the configured file, readable by its owner only.
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(dir.path().join("platform.pem")).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let v: Value = http
+        .get(format!("{base}/v1/openapi/platform/publicKey"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        v["data"]["publicKey"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
     let _ = serve.kill();
     let _ = serve.wait();
 }

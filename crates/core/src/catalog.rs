@@ -547,6 +547,9 @@ pub struct Business {
     pub ip_allowlist: Option<Vec<String>>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Open-API requests a second this business may make (absent: no limit); beyond, 42901.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<i64>,
 }
 
 fn yes() -> bool {
@@ -605,7 +608,13 @@ impl Business {
             credit_line,
             ip_allowlist,
             enabled: o.opt_bool("enabled")?.unwrap_or(true),
+            requests_per_second: o.opt_i64("requestsPerSecond")?,
         };
+        if b.requests_per_second
+            .is_some_and(|r| !(1..=1_000_000).contains(&r))
+        {
+            return Err(ApiError::field("requestsPerSecond", "must be 1-1000000"));
+        }
         max_len("name", &b.name, 128)?;
         Ok(b)
     }

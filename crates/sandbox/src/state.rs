@@ -96,6 +96,9 @@ pub struct V3Account {
     pub platform_key: Arc<RsaPrivateKey>,
     pub platform_serial_no: String,
     pub stocks: HashMap<String, Stock>,
+    /// Coupon sends a second before FREQUENCY_LIMIT_EXCEED, and the recent ones (sandbox ms).
+    pub max_per_second: usize,
+    pub recent: std::collections::VecDeque<i64>,
 }
 
 pub struct Coupon {

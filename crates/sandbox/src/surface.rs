@@ -124,6 +124,13 @@ pub async fn put_wechat_v3(
             merchant_serial_no: text("merchantSerialNo")?,
             platform_key: Arc::new(platform_key),
             platform_serial_no: text("platformSerialNo")?,
+            max_per_second: v
+                .get("maxPerSecond")
+                .map(|m| int(m, "maxPerSecond"))
+                .transpose()?
+                .unwrap_or(1000)
+                .max(1) as usize,
+            recent: Default::default(),
             stocks,
         })
     })();

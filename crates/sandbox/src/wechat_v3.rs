@@ -166,6 +166,21 @@ fn decide(
         }
         return now(signed(StatusCode::OK, json!({"coupon_id": c.coupon_id}), k));
     }
+    let now_ms = st.now();
+    let acct = st.v3.get_mut(&auth.mchid).expect("found above");
+    while acct.recent.front().is_some_and(|t| *t <= now_ms - 1000) {
+        acct.recent.pop_front();
+    }
+    if acct.recent.len() >= acct.max_per_second {
+        st.refused("FREQUENCY_LIMIT_EXCEED");
+        return now(error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "FREQUENCY_LIMIT_EXCEED",
+            "调用频率超限，请降低频率后重试",
+            k,
+        ));
+    }
+    acct.recent.push_back(now_ms);
     let faults = st.faults.clone();
     let acct = st.v3.get_mut(&auth.mchid).expect("found above");
     let Some(stock) = acct.stocks.get_mut(&stock_id) else {

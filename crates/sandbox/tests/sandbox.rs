@@ -736,3 +736,31 @@ async fn client_certificate_over_tls() {
     .await;
     assert_eq!(err(&r), ("SUCCESS", "SUCCESS"), "{r:?}");
 }
+
+#[tokio::test]
+async fn wechat_v3_frequency_limit() {
+    let sb = spawn().await;
+    let mut acct = v3_account(100, 100);
+    acct["maxPerSecond"] = json!(3);
+    sb.put("/sandbox/v1/accounts/wechat-v3/1900000109", acct)
+        .await;
+    let key = RsaPrivateKey::from_pem(&testdata("merchant_test_private.pem")).unwrap();
+    let mut codes = Vec::new();
+    for i in 0..5 {
+        let body = json!({"stock_id": "S1", "out_request_no": format!("F{i}"), "appid": APP, "stock_creator_mchid": MCH});
+        let (st, v, verified) = coupon(&sb, &key, "MSERIAL", &format!("oF{i}"), body).await;
+        assert!(verified);
+        codes.push((st, v["code"].as_str().unwrap_or("").to_string()));
+    }
+    assert_eq!(
+        codes.iter().filter(|(s, _)| *s == 200).count(),
+        3,
+        "{codes:?}"
+    );
+    assert!(
+        codes
+            .iter()
+            .any(|(s, c)| *s == 429 && c == "FREQUENCY_LIMIT_EXCEED"),
+        "{codes:?}"
+    );
+}

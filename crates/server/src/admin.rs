@@ -202,10 +202,15 @@ async fn put_business(State(s): State<AppState>, Path(id): Path<String>, req: Re
         let b = Business::from_admin(&id, &o, merchant.is_some())?;
         let data = serde_json::to_string(&b).map_err(|_| ApiError::internal())?;
         let (bid, credit, now) = (b.id.clone(), b.credit_line, clock::now_ms());
+        let rate = b.requests_per_second.map(|r| rewardgate_store::jobs::Rate {
+            per_minute: r * 60,
+            capacity: r,
+        });
         s.store
             .write(move |db| {
                 ops::put_catalog(db, "business", &bid, &data, now)?;
-                ops::ensure_business_accounts(db, &bid, credit)
+                ops::ensure_business_accounts(db, &bid, credit)?;
+                rewardgate_store::jobs::set_rate(db, &ops::business_bucket(&bid), rate, now)
             })
             .await?;
         s.forget_business(&id);

@@ -36,6 +36,9 @@ pub struct Config {
     pub database_url: String,
     pub admin_token: Option<Secret>,
     pub allow_private_callbacks: bool,
+    /// The platform's callback-signing key as a PEM file (made there on first start if absent);
+    /// unset: kept in the database, shared by every instance on it.
+    pub platform_key_file: Option<std::path::PathBuf>,
     pub dispatcher: dispatcher::DispatcherConfig,
     pub notifier: notifier::NotifierConfig,
 }
@@ -47,6 +50,7 @@ impl Default for Config {
             database_url: "sqlite://rewardgate.db".into(),
             admin_token: None,
             allow_private_callbacks: false,
+            platform_key_file: None,
             dispatcher: dispatcher::DispatcherConfig::default(),
             notifier: notifier::NotifierConfig::default(),
         }
@@ -119,7 +123,21 @@ async fn request_id(req: Request, next: Next) -> Response {
 
 /// The platform's RSA key that signs callbacks: made on first start and kept in the database, so
 /// every instance on one database signs with the same key.
-async fn platform_key(store: &Store) -> anyhow::Result<RsaPrivateKey> {
+async fn platform_key(
+    store: &Store,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<RsaPrivateKey> {
+    if let Some(path) = file {
+        if !path.exists() {
+            let (fresh, _) = RsaPrivateKey::generate_pem()?;
+            write_private(path, &fresh)?;
+            tracing::info!(path = %path.display(), "platform key generated");
+        }
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading the platform key {}: {e}", path.display()))?;
+        return RsaPrivateKey::from_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("the platform key {} {e}", path.display()));
+    }
     let (fresh, _) = RsaPrivateKey::generate_pem()?;
     let pem = store
         .write(move |db| ops::init_setting(db, "platform_private_key_pem", &fresh))
@@ -135,7 +153,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let store = Store::open(&config.database_url).await?;
-    let key = platform_key(&store).await?;
+    let key = platform_key(&store, config.platform_key_file.as_deref()).await?;
     let state = AppState::new(store.clone(), config.admin_token.clone(), key);
     let purge = tokio::spawn(purge_nonces(store.clone(), shutdown.clone()));
     let dispatch = config.dispatcher.enabled.then(|| {
@@ -189,4 +207,17 @@ async fn purge_nonces(store: Store, shutdown: CancellationToken) {
             Err(e) => tracing::warn!(error = %e, "nonce purge failed"),
         }
     }
+}
+
+/// Writes a private key readable by its owner only.
+fn write_private(path: &std::path::Path, pem: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(pem.as_bytes())?;
+    Ok(())
 }

@@ -13,7 +13,15 @@ use rewardgate_core::json::{JsonObject, parse_object};
 use rewardgate_core::order::{self, ProductType};
 use rewardgate_core::request::{Caller, CreateOrder, OrderQuery, parse_caller};
 use rewardgate_core::{ApiError, Fen, Status, ids};
-use rewardgate_store::{AcceptOutcome, KeyScheme, NewOrder, NonceUse};
+use rewardgate_store::{AcceptOutcome, Admit, KeyScheme, NewOrder, NonceUse};
+
+fn too_many() -> Refusal {
+    ApiError::new(
+        Status::TooManyRequests,
+        "too many requests for this business; retry later",
+    )
+    .into()
+}
 use serde_json::json;
 use std::net::SocketAddr;
 
@@ -89,6 +97,7 @@ async fn create(s: &AppState, v: Verified, body: &[u8], t: ProductType) -> ApiRe
         AcceptOutcome::NonceReplay => {
             return Err(ApiError::new(Status::NonceUsed, "nonce was already used").into());
         }
+        AcceptOutcome::TooManyRequests => return Err(too_many()),
         AcceptOutcome::Insufficient => {
             return Err(ApiError::new(
                 Status::InsufficientBalance,
@@ -200,10 +209,12 @@ async fn spend_nonce(s: &AppState, v: &Verified) -> Result<(), Refusal> {
         nonce: v.nonce.clone(),
         now: v.now,
     };
-    if s.store.use_nonce(n).await? {
-        Ok(())
-    } else {
-        Err(ApiError::new(Status::NonceUsed, "nonce was already used").into())
+    match s.store.admit(n).await? {
+        Admit::Yes => Ok(()),
+        Admit::NonceReplay => {
+            Err(ApiError::new(Status::NonceUsed, "nonce was already used").into())
+        }
+        Admit::TooManyRequests => Err(too_many()),
     }
 }
 

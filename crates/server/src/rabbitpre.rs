@@ -183,6 +183,13 @@ pub async fn send_api_red_pack(State(s): State<AppState>, req: Request) -> Respo
             );
         }
         Ok(AcceptOutcome::Insufficient) => return result_fail(&billno, "NOTENOUGH", "余额不足"),
+        Ok(AcceptOutcome::TooManyRequests) => {
+            return result_fail(
+                &billno,
+                "FREQ_LIMIT",
+                "超过频率限制，请稍后用原商户订单号重试",
+            );
+        }
         Ok(AcceptOutcome::NonceReplay) | Err(_) => {
             return result_fail(&billno, "SYSTEMERROR", "系统繁忙，请用原商户订单号重试");
         }

@@ -677,3 +677,44 @@ async fn two_instances_share_nonces_and_bizcodes() {
     a.stop().await;
     b.stop().await;
 }
+
+async fn too_many_requests(b: Backend) {
+    let db = TestDb::new(b);
+    let app = spawn_app(&db.url).await;
+    setup_catalog(&app).await;
+    app.put(
+        "/businesses/B1",
+        json!({"merchantId": "M1", "name": "limited", "md5Key": MD5_KEY, "requestsPerSecond": 2}),
+    )
+    .await;
+    app.topup("B1", json!(100), "t1").await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let v = app
+            .call(
+                RP,
+                &red_packet(&format!("lim{i}"), json!(1)),
+                &Sign::md5("B1"),
+            )
+            .await;
+        statuses.push(v["status"].as_i64().unwrap());
+    }
+    assert!(
+        statuses.contains(&200) && statuses.contains(&42901),
+        "{statuses:?}"
+    );
+    let refused = statuses.iter().position(|s| *s == 42901).unwrap();
+    // A refused order stored nothing: its bizCode is free once the rate allows.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let v = app
+        .call(
+            "/v1/openapi/order/info",
+            &json!({"merchantId": "M1", "businessId": "B1", "bizCode": format!("lim{refused}")}),
+            &Sign::md5("B1"),
+        )
+        .await;
+    assert_eq!(v["status"], 40401, "{v}");
+    app.assert_ledger_balanced().await;
+    app.stop().await;
+}
+both_backends!(over_the_business_rate_is_42901, too_many_requests);

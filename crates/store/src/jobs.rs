@@ -86,7 +86,11 @@ pub fn set_rate(
 const UNITS: i64 = 60_000;
 
 /// Takes one token from the account's bucket if it has one (no bucket: unlimited).
-fn take_token(db: &mut dyn Db, channel_account_id: &str, now: i64) -> Result<bool, StoreError> {
+pub(crate) fn take_token(
+    db: &mut dyn Db,
+    channel_account_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     let lock = if db.dialect() == Dialect::Postgres {
         " FOR UPDATE"
     } else {

@@ -140,8 +140,9 @@ impl Store {
         self.write(move |db| ops::accept(db, &nonce, &order)).await
     }
 
-    pub async fn use_nonce(&self, nonce: NonceUse) -> Result<bool, StoreError> {
-        self.write(move |db| ops::use_nonce(db, &nonce)).await
+    /// The business's request limit, then the nonce (signed reads).
+    pub async fn admit(&self, nonce: NonceUse) -> Result<Admit, StoreError> {
+        self.write(move |db| ops::admit(db, &nonce)).await
     }
 
     pub async fn get_catalog(

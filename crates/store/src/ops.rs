@@ -214,6 +214,23 @@ pub fn use_nonce(db: &mut dyn Db, n: &NonceUse) -> Result<bool, StoreError> {
     Ok(changed == 1)
 }
 
+/// The business's request limit (its bucket, if it has one), then the nonce.
+pub fn admit(db: &mut dyn Db, n: &NonceUse) -> Result<Admit, StoreError> {
+    if !crate::jobs::take_token(db, &business_bucket(&n.business_id), n.now)? {
+        return Ok(Admit::TooManyRequests);
+    }
+    Ok(if use_nonce(db, n)? {
+        Admit::Yes
+    } else {
+        Admit::NonceReplay
+    })
+}
+
+/// The rate bucket of a business's open-API requests.
+pub fn business_bucket(business_id: &str) -> String {
+    format!("business:{business_id}")
+}
+
 pub fn purge_nonces(db: &mut dyn Db, now: i64) -> Result<u64, StoreError> {
     db.exec("DELETE FROM nonces WHERE expires_at <= $1", &[now.into()])
 }
@@ -226,8 +243,10 @@ pub fn accept(
     nonce: &NonceUse,
     o: &NewOrder,
 ) -> Result<AcceptOutcome, StoreError> {
-    if !use_nonce(db, nonce)? {
-        return Ok(AcceptOutcome::NonceReplay);
+    match admit(db, nonce)? {
+        Admit::Yes => {}
+        Admit::NonceReplay => return Ok(AcceptOutcome::NonceReplay),
+        Admit::TooManyRequests => return Ok(AcceptOutcome::TooManyRequests),
     }
     let amount = Val::I(o.amount.map(|f| f.0));
     let inserted = db.query_opt(

@@ -155,6 +155,16 @@ pub enum AcceptOutcome {
     Conflict,
     NonceReplay,
     Insufficient,
+    /// Over the business's requests-per-second limit: nothing was written.
+    TooManyRequests,
+}
+
+/// Whether a signed read may go ahead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admit {
+    Yes,
+    NonceReplay,
+    TooManyRequests,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

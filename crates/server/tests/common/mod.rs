@@ -144,6 +144,7 @@ pub async fn spawn_full(
         database_url: db_url.to_string(),
         admin_token: Some(rewardgate_core::secret::Secret::new(TOKEN)),
         allow_private_callbacks: false,
+        platform_key_file: None,
         dispatcher,
         notifier,
     };
