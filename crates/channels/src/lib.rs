@@ -19,3 +19,29 @@ pub fn nonce(n: usize) -> String {
         .expect("the system RNG works");
     b.iter().map(|x| A[*x as usize % A.len()] as char).collect()
 }
+
+/// The HTTP client every upstream call uses: 3 s to connect, 10 s in all, no redirects, the
+/// system's roots plus `extra_roots_pem`, and the merchant's client certificate when given.
+pub fn http_client(
+    extra_roots_pem: Option<&str>,
+    identity_pem: Option<String>,
+) -> Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(pem) = identity_pem {
+        b = b.identity(
+            reqwest::Identity::from_pem(pem.as_bytes())
+                .map_err(|e| format!("client certificate: {e}"))?,
+        );
+    }
+    if let Some(roots) = extra_roots_pem {
+        for c in reqwest::Certificate::from_pem_bundle(roots.as_bytes())
+            .map_err(|e| format!("extra roots: {e}"))?
+        {
+            b = b.add_root_certificate(c);
+        }
+    }
+    b.build().map_err(|e| e.to_string())
+}

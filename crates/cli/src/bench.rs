@@ -4,7 +4,7 @@
 
 use anyhow::{Context, bail};
 use rewardgate_core::keys::RsaPrivateKey;
-use rewardgate_core::sign::{self, AuthHeaders, Signer};
+use rewardgate_core::sign::Signer;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -165,28 +165,14 @@ fn sign_order(
     let body = json!({"merchantId": "BENCH-M", "businessId": biz, "templateId": "BENCH-T", "openId": "oBench",
         "spec": 1.5, "bizCode": biz_code})
     .to_string();
-    let ts = rewardgate_core::clock::now_ms().to_string();
     let nonce = biz_code.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
-    let h = AuthHeaders {
-        business_id: biz,
-        nonce: &nonce,
-        timestamp: &ts,
-        sign_type: Some(scheme),
-    };
-    let s = sign::string_to_sign(&h, body.as_bytes());
-    let signature = if scheme == "MD5" {
-        sign::sign(Signer::Md5(md5_key), &s)
+    let signer = if scheme == "MD5" {
+        Signer::Md5(md5_key)
     } else {
-        sign::sign(Signer::Rsa(key), &s)
+        Signer::Rsa(key)
     };
     Signed {
-        headers: vec![
-            ("businessId", biz.to_string()),
-            ("nonce", nonce),
-            ("timestamp", ts),
-            ("signType", scheme.to_string()),
-            ("sign", signature),
-        ],
+        headers: crate::signed::headers(biz, nonce, &body, signer),
         body,
     }
 }

@@ -4,7 +4,7 @@
 //! dispatcher's own orders/s. Runs on a throw-away SQLite database.
 
 use anyhow::{Context, bail};
-use rewardgate_core::sign::{self, AuthHeaders, Signer};
+use rewardgate_core::sign::Signer;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -251,22 +251,8 @@ async fn place_all(
                     ("/v1/openapi/order/wechat/coupons", json!({"merchantId": "M1", "businessId": "B1", "productCode": "PWX", "activityId": "AWX", "openId": format!("oU{i}"), "bizCode": format!("wx{i}")}))
                 };
                 let text = body.to_string();
-                let (nonce, ts) = (format!("{kind}{i}"), rewardgate_core::clock::now_ms().to_string());
-                let h = AuthHeaders { business_id: "B1", nonce: &nonce, timestamp: &ts, sign_type: Some("MD5") };
-                let s = sign::sign(Signer::Md5(MD5_KEY), &sign::string_to_sign(&h, text.as_bytes()));
-                let v: Value = http
-                    .post(format!("{base}{path}"))
-                    .header("Content-Type", "application/json")
-                    .header("businessId", "B1")
-                    .header("nonce", nonce)
-                    .header("timestamp", ts)
-                    .header("signType", "MD5")
-                    .header("sign", s)
-                    .body(text)
-                    .send()
-                    .await?
-                    .json()
-                    .await?;
+                let url = format!("{base}{path}");
+                let v = crate::signed::post(&http, &url, "B1", format!("{kind}{i}"), &text, Signer::Md5(MD5_KEY)).await?;
                 anyhow::ensure!(v["status"] == 200, "order refused: {v}");
             }
             anyhow::Ok(())

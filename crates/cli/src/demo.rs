@@ -6,7 +6,7 @@
 
 use anyhow::{Context, bail};
 use rewardgate_core::keys::RsaPrivateKey;
-use rewardgate_core::sign::{self, AuthHeaders, Signer};
+use rewardgate_core::sign::Signer;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -323,36 +323,21 @@ async fn place(http: &reqwest::Client, base: &str, keys: &Keys) -> anyhow::Resul
     let mut out = Vec::new();
     for (i, (kind, path, body, rsa)) in list.into_iter().enumerate() {
         let text = body.to_string();
-        let (nonce, ts) = (
-            format!("demo{i}{}", rewardgate_channels::nonce(8)),
-            rewardgate_core::clock::now_ms().to_string(),
-        );
-        let sign_type = if rsa { "SHA256-RSA" } else { "MD5" };
-        let h = AuthHeaders {
-            business_id: "DEMO-B",
-            nonce: &nonce,
-            timestamp: &ts,
-            sign_type: Some(sign_type),
-        };
-        let s = sign::string_to_sign(&h, text.as_bytes());
-        let signature = if rsa {
-            sign::sign(Signer::Rsa(&keys.merchant), &s)
+        let nonce = format!("demo{i}{}", rewardgate_channels::nonce(8));
+        let signer = if rsa {
+            Signer::Rsa(&keys.merchant)
         } else {
-            sign::sign(Signer::Md5(MD5_KEY), &s)
+            Signer::Md5(MD5_KEY)
         };
-        let v: Value = http
-            .post(format!("{base}{path}"))
-            .header("Content-Type", "application/json; charset=utf-8")
-            .header("businessId", "DEMO-B")
-            .header("nonce", nonce)
-            .header("timestamp", ts)
-            .header("signType", sign_type)
-            .header("sign", signature)
-            .body(text)
-            .send()
-            .await?
-            .json()
-            .await?;
+        let v = crate::signed::post(
+            http,
+            &format!("{base}{path}"),
+            "DEMO-B",
+            nonce,
+            &text,
+            signer,
+        )
+        .await?;
         if v["status"] != 200 {
             bail!("{kind} refused: {} {}", v["status"], v["message"]);
         }

@@ -5,6 +5,7 @@ mod bench_delivery;
 mod config;
 mod demo;
 mod import;
+mod signed;
 mod verify;
 
 use clap::{Parser, Subcommand};

@@ -3,7 +3,6 @@
 
 use super::{Params, SignType, policy, xml};
 use crate::outcome::{Outcome, transport_unknown};
-use std::time::Duration;
 
 pub struct Config {
     pub base_url: String,
@@ -24,24 +23,12 @@ pub struct Client {
 
 impl Client {
     pub fn new(cfg: Config) -> Result<Client, String> {
-        let mut b = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none());
-        if let (Some(c), Some(k)) = (&cfg.cert_pem, &cfg.key_pem) {
-            let id = reqwest::Identity::from_pem(format!("{c}\n{k}").as_bytes())
-                .map_err(|e| format!("client certificate: {e}"))?;
-            b = b.identity(id);
-        }
-        if let Some(roots) = &cfg.extra_roots_pem {
-            for c in reqwest::Certificate::from_pem_bundle(roots.as_bytes())
-                .map_err(|e| format!("extra roots: {e}"))?
-            {
-                b = b.add_root_certificate(c);
-            }
-        }
+        let identity = match (&cfg.cert_pem, &cfg.key_pem) {
+            (Some(c), Some(k)) => Some(format!("{c}\n{k}")),
+            _ => None,
+        };
         Ok(Client {
-            http: b.build().map_err(|e| e.to_string())?,
+            http: crate::http_client(cfg.extra_roots_pem.as_deref(), identity)?,
             cfg,
         })
     }

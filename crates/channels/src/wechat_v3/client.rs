@@ -5,7 +5,6 @@ use super::{Signer, coupon_path, policy};
 use crate::outcome::{Outcome, transport_unknown};
 use rewardgate_core::keys::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 pub struct Config {
     pub base_url: String,
@@ -26,19 +25,8 @@ pub struct Client {
 
 impl Client {
     pub fn new(cfg: Config) -> Result<Client, String> {
-        let mut b = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none());
-        if let Some(roots) = &cfg.extra_roots_pem {
-            for c in reqwest::Certificate::from_pem_bundle(roots.as_bytes())
-                .map_err(|e| format!("extra roots: {e}"))?
-            {
-                b = b.add_root_certificate(c);
-            }
-        }
         Ok(Client {
-            http: b.build().map_err(|e| e.to_string())?,
+            http: crate::http_client(cfg.extra_roots_pem.as_deref(), None)?,
             cfg,
         })
     }
