@@ -331,16 +331,70 @@ fn ledger_balanced(env: &Env, base: &str) {
     assert_eq!(v["data"]["balanced"], true, "{v}");
 }
 
+/// A fresh PostgreSQL database for one test, dropped at the end.
+struct PgDb {
+    base: String,
+    name: String,
+}
+
+impl PgDb {
+    fn new(tag: &str) -> PgDb {
+        let base = std::env::var("RG_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let name = format!("rg_proc_{tag}_{}", std::process::id());
+        let (b, n) = (base.clone(), name.clone());
+        std::thread::spawn(move || {
+            let mut c =
+                postgres::Client::connect(&b, postgres::NoTls).expect("PostgreSQL is required");
+            c.batch_execute(&format!("DROP DATABASE IF EXISTS {n} WITH (FORCE)"))
+                .unwrap();
+            c.batch_execute(&format!("CREATE DATABASE {n}")).unwrap();
+        })
+        .join()
+        .unwrap();
+        PgDb { base, name }
+    }
+    fn url(&self) -> String {
+        format!(
+            "{}/{}",
+            &self.base[..self.base.rfind('/').unwrap()],
+            self.name
+        )
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let (b, n) = (self.base.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut c) = postgres::Client::connect(&b, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {n} WITH (FORCE)"));
+            }
+        })
+        .join();
+    }
+}
+
 #[test]
 fn sigkill_mid_run_loses_nothing_and_pays_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    sigkill_mid_run(&format!("sqlite://{}/rg.db", dir.path().display()));
+}
+
+#[test]
+fn sigkill_mid_run_on_postgres() {
+    let pg = PgDb::new("kill");
+    sigkill_mid_run(&pg.url());
+}
+
+fn sigkill_mid_run(db: &str) {
     let env = start_sandbox();
     env.http
         .put(format!("{}/sandbox/v1/faults", env.sandbox))
         .json(&json!({"systemError": 0.2}))
         .send()
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}/rg.db", dir.path().display());
+    let db = db.to_string();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut first = serve(&env, &db, port);
@@ -387,8 +441,8 @@ fn two_serves_on_one_postgres_deliver_1000_orders_once() {
         format!("http://127.0.0.1:{pa}"),
         format!("http://127.0.0.1:{pb}"),
     );
-    let _sa = serve(&env, &db, pa);
-    let _sb = serve(&env, &db, pb);
+    let sa = serve(&env, &db, pa);
+    let sb = serve(&env, &db, pb);
     setup(&env, &a);
     let n = 1000;
     for i in 0..n {
@@ -437,6 +491,8 @@ fn two_serves_on_one_postgres_deliver_1000_orders_once() {
         }
     }
     assert_eq!(workers.len(), 2, "both processes delivered: {workers:?}");
+    // Stop both serves before their database goes.
+    drop((sa, sb));
     let bu = base_url.clone();
     std::thread::spawn(move || {
         if let Ok(mut c) = postgres::Client::connect(&bu, postgres::NoTls) {
