@@ -145,17 +145,12 @@ async fn policy_rows(b: Backend) {
     // Deferred: NOTENOUGH pauses the account and keeps the order; once the balance is back it goes.
     up.put("/sandbox/v1/accounts/wechat-v2/1900000109", json!({"apiKey": "k".repeat(32), "appIds": ["wx8888888888888888"], "balance": 0.5, "certPem": testdata("wx_cert.pem")})).await;
     let poor = app.place("rp", 10).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let o = app.order(&poor).await;
+    let starts =
+        |p: &'static str| move |a: &Value| a["detail"].as_str().unwrap_or("").starts_with(p);
+    let o = app
+        .wait_attempt(&poor, 1, starts("NOTENOUGH"), Duration::from_secs(15))
+        .await;
     assert_eq!(o["status"], "PROCESSING");
-    assert!(
-        o["attempts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["detail"].as_str().unwrap_or("").starts_with("NOTENOUGH")),
-        "{o}"
-    );
     up.put("/sandbox/v1/accounts/wechat-v2/1900000109", json!({"apiKey": "k".repeat(32), "appIds": ["wx8888888888888888"], "balance": 1000, "certPem": testdata("wx_cert.pem")})).await;
     app.wait_for(
         std::slice::from_ref(&poor),
@@ -173,16 +168,10 @@ async fn policy_rows(b: Backend) {
     up.post("/sandbox/v1/clock/advance", json!({"seconds": to_3am}))
         .await;
     let night = app.place("rp", 11).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let o = app.order(&night).await;
+    let o = app
+        .wait_attempt(&night, 1, starts("TIME_LIMITED"), Duration::from_secs(15))
+        .await;
     assert_eq!(o["status"], "PROCESSING");
-    assert!(
-        o["attempts"].as_array().unwrap().iter().any(|a| a["detail"]
-            .as_str()
-            .unwrap_or("")
-            .starts_with("TIME_LIMITED")),
-        "{o}"
-    );
     // Stock exhaustion (v3) and budget (Alipay) are definitive.
     up.put("/sandbox/v1/accounts/wechat-v3/1900000109", json!({"merchantPublicKeyPem": testdata("merchant_test_public.pem"),
         "merchantSerialNo": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1", "platformPrivateKeyPem": testdata("platform_test_private.pem"),
@@ -203,8 +192,14 @@ async fn policy_rows(b: Backend) {
         "merchantSerialNo": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1", "platformPrivateKeyPem": testdata("merchant_test_private.pem"),
         "platformSerialNo": "PUB_KEY_ID_1", "apiV3Key": "v".repeat(32), "stocks": [{"stockId": "123456", "couponValue": 5, "remaining": 10}]})).await;
     let forged = app.place("wx", 22).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let o = app.order(&forged).await;
+    let o = app
+        .wait_attempt(
+            &forged,
+            2,
+            |a| a["outcome"] == "UNKNOWN",
+            Duration::from_secs(15),
+        )
+        .await;
     assert_eq!(o["status"], "PROCESSING", "{o}");
     assert!(
         o["attempts"]

@@ -197,6 +197,29 @@ impl TestApp {
         self.admin("GET", &format!("/orders/{code}"), None).await.1["data"].clone()
     }
 
+    /// Waits until `code` has an attempt that `pred` accepts (and at least `min` attempts); the order.
+    pub async fn wait_attempt(
+        &self,
+        code: &str,
+        min: usize,
+        pred: impl Fn(&Value) -> bool,
+        within: Duration,
+    ) -> Value {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let o = self.order(code).await;
+            let a = o["attempts"].as_array().cloned().unwrap_or_default();
+            if a.len() >= min && a.iter().any(&pred) {
+                return o;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no such attempt yet: {o}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until every order in `codes` has one of `statuses`; panics with the stragglers.
     pub async fn wait_for(&self, codes: &[String], statuses: &[&str], within: Duration) {
         let deadline = std::time::Instant::now() + within;
