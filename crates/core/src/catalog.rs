@@ -274,6 +274,20 @@ impl ChannelAccount {
     }
 }
 
+/// `channelAccountId` must name an existing WECHAT_V2 account (red packets, transfers, Rabbitpre).
+fn wechat_v2_channel(id: &str, channel: Option<&ChannelAccount>) -> Result<(), ApiError> {
+    match channel {
+        None => Err(ApiError::not_found(format!(
+            "channelAccountId {id} not found"
+        ))),
+        Some(c) if c.kind != ChannelKind::WechatV2 => Err(ApiError::field(
+            "channelAccountId",
+            "must be a WECHAT_V2 account",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 fn mch_id(o: &JsonObject<'_>) -> Result<String, ApiError> {
     let m = o.req_str("mchId")?;
     if !(1..=32).contains(&m.len()) || !m.bytes().all(|b| b.is_ascii_digit()) {
@@ -325,20 +339,7 @@ impl Template {
     ) -> Result<Template, ApiError> {
         id_ok("templateId", id)?;
         let channel_account_id = o.req_str("channelAccountId")?;
-        match channel {
-            None => {
-                return Err(ApiError::not_found(format!(
-                    "channelAccountId {channel_account_id} not found"
-                )));
-            }
-            Some(c) if c.kind != ChannelKind::WechatV2 => {
-                return Err(ApiError::field(
-                    "channelAccountId",
-                    "must be a WECHAT_V2 account",
-                ));
-            }
-            Some(_) => {}
-        }
+        wechat_v2_channel(&channel_account_id, channel)?;
         let t = Template {
             id: id.to_string(),
             channel_account_id,
@@ -419,20 +420,7 @@ impl Product {
         if kind == ProductKind::WechatTransfer {
             p.fee_rate_bp = Some(fee_bp(o)?);
             let ca = o.req_str("channelAccountId")?;
-            match channel {
-                None => {
-                    return Err(ApiError::not_found(format!(
-                        "channelAccountId {ca} not found"
-                    )));
-                }
-                Some(c) if c.kind != ChannelKind::WechatV2 => {
-                    return Err(ApiError::field(
-                        "channelAccountId",
-                        "must be a WECHAT_V2 account",
-                    ));
-                }
-                Some(_) => {}
-            }
+            wechat_v2_channel(&ca, channel)?;
             p.channel_account_id = Some(ca);
         } else {
             p.price = Some(o.req_money("price")?);
@@ -718,20 +706,7 @@ impl RabbitpreIntegration {
         business
             .ok_or_else(|| ApiError::not_found(format!("businessId {business_id} not found")))?;
         let channel_account_id = o.req_str("channelAccountId")?;
-        match channel {
-            None => {
-                return Err(ApiError::not_found(format!(
-                    "channelAccountId {channel_account_id} not found"
-                )));
-            }
-            Some(c) if c.kind != ChannelKind::WechatV2 => {
-                return Err(ApiError::field(
-                    "channelAccountId",
-                    "must be a WECHAT_V2 account",
-                ));
-            }
-            Some(_) => {}
-        }
+        wechat_v2_channel(&channel_account_id, channel)?;
         let openid_mapping = match o.opt_str("openidMapping")?.as_deref().unwrap_or("DIRECT") {
             "DIRECT" => OpenidMapping::Direct,
             "MAPPED" => OpenidMapping::Mapped,
