@@ -26,6 +26,12 @@ pub enum Outcome {
         message: String,
         wait: Wait,
     },
+    /// The upstream has the request and is still working on it (WeChat v2 `PROCESSING`, a
+    /// red packet `SENDING`, a transfer `PROCESSING`): ask again with the same key, in minutes.
+    Pending {
+        code: String,
+        message: String,
+    },
     /// Only from queries: the upstream has no record of this key, so nothing was granted yet and
     /// sending with the same key is safe.
     NotFound,
@@ -48,6 +54,9 @@ pub enum Wait {
     PauseAccount,
     /// A rate limit: back off a little.
     Backoff,
+    /// A daily cap of the channel account (WeChat `SENDAMOUNT_LIMIT`): the next day in
+    /// Asia/Shanghai.
+    NextShanghaiDay,
 }
 
 /// Classes of an upstream error code, as the policy tables write them.
@@ -55,6 +64,7 @@ pub enum Wait {
 pub enum Class {
     Definitive,
     Unknown,
+    Pending,
     Deferred(Wait),
 }
 
@@ -67,6 +77,10 @@ impl Outcome {
             },
             Class::Unknown => Outcome::Unknown {
                 reason: format!("{code}: {message}"),
+            },
+            Class::Pending => Outcome::Pending {
+                code: code.into(),
+                message: message.into(),
             },
             Class::Deferred(wait) => Outcome::Deferred {
                 code: code.into(),

@@ -68,6 +68,9 @@ pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
     if let Some(v) = secs("RG_PAUSE_SECS")? {
         d.pause = v;
     }
+    if let Some(v) = secs("RG_PENDING_WAIT_SECS")? {
+        d.pending_wait = v;
+    }
     if let Some(v) = env("RG_PLATFORM_KEY_FILE") {
         c.platform_key_file = Some(v.into());
     }

@@ -61,6 +61,10 @@ pub struct ChannelAccount {
     pub platform_public_key_pem: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_serial_no: Option<String>,
+    /// More verifiers of WeChat Pay v3 answers, by serial: platform certificates rotate, and a
+    /// merchant moving to the WeChat Pay public key has both for a while.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platform_keys: Vec<PlatformKey>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alipay_public_key_pem: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,6 +72,27 @@ pub struct ChannelAccount {
     /// Upstream sends a minute this account may make (WECHAT_V2 default 1800); `None`: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_per_minute: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformKey {
+    pub serial_no: String,
+    pub public_key_pem: String,
+}
+
+impl ChannelAccount {
+    /// Every (serial, public key PEM) that may sign a WeChat Pay v3 answer of this account.
+    pub fn platform_keys(&self) -> Vec<(&str, &str)> {
+        let mut v = Vec::new();
+        if let (Some(s), Some(p)) = (&self.platform_serial_no, &self.platform_public_key_pem) {
+            v.push((s.as_str(), p.as_str()));
+        }
+        for k in &self.platform_keys {
+            v.push((k.serial_no.as_str(), k.public_key_pem.as_str()));
+        }
+        v
+    }
 }
 
 /// The answer form of a stored object: secrets masked.
@@ -119,6 +144,36 @@ fn id_ok(field: &str, id: &str) -> Result<(), ApiError> {
         ))
     }
 }
+
+/// WeChat Pay v2 counts a field's width in UTF-8 bytes, not characters: a 15-character act_name
+/// (37 bytes) is refused with "act_name字段必填,并且少于32个字符" and a 13-character one (31 bytes)
+/// passes (JeffreySu/WeiXinMPSDK PR #947).
+pub fn max_bytes(field: &str, v: &str, n: usize) -> Result<(), ApiError> {
+    if v.len() > n {
+        Err(ApiError::field(
+            field,
+            format_args!(
+                "must be at most {n} bytes in UTF-8 (WeChat Pay counts bytes: a Chinese character is 3); it is {}",
+                v.len()
+            ),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// WeChat red-packet scenes (WxJava WxPaySendRedpackRequest.java:L125-140: PRODUCT_1 商品促销 …
+/// PRODUCT_8 税务刮奖).
+pub const SCENE_IDS: [&str; 8] = [
+    "PRODUCT_1",
+    "PRODUCT_2",
+    "PRODUCT_3",
+    "PRODUCT_4",
+    "PRODUCT_5",
+    "PRODUCT_6",
+    "PRODUCT_7",
+    "PRODUCT_8",
+];
 
 fn max_len(field: &str, v: &str, n: usize) -> Result<(), ApiError> {
     if v.chars().count() > n {
@@ -197,6 +252,7 @@ impl ChannelAccount {
             api_v3_key: None,
             platform_public_key_pem: None,
             platform_serial_no: None,
+            platform_keys: Vec::new(),
             alipay_public_key_pem: None,
             base_url: opt_url(o, "baseUrl")?,
             rate_per_minute: o.opt_i64("ratePerMinute")?,
@@ -260,6 +316,18 @@ impl ChannelAccount {
                     .map_err(|e| ApiError::field("platformPublicKeyPem", e))?;
                 a.platform_public_key_pem = Some(p);
                 a.platform_serial_no = Some(o.req_str("platformSerialNo")?);
+                let keys = o.opt_object_list("platformKeys")?.unwrap_or_default();
+                for (i, k) in keys.iter().enumerate() {
+                    let at = format!("platformKeys[{i}]");
+                    let serial_no = k.req_str("serialNo").map_err(|e| e.within(&at))?;
+                    let pem = k.req_str("publicKeyPem").map_err(|e| e.within(&at))?;
+                    RsaPublicKey::from_pem(&pem)
+                        .map_err(|e| ApiError::field("publicKeyPem", e).within(&at))?;
+                    a.platform_keys.push(PlatformKey {
+                        serial_no,
+                        public_key_pem: pem,
+                    });
+                }
             }
             ChannelKind::Alipay => {
                 let k = o.req_str("privateKeyPem")?;
@@ -274,8 +342,11 @@ impl ChannelAccount {
     }
 }
 
-/// `channelAccountId` must name an existing WECHAT_V2 account (red packets, transfers, Rabbitpre).
-fn wechat_v2_channel(id: &str, channel: Option<&ChannelAccount>) -> Result<(), ApiError> {
+/// `channelAccountId` must name an existing WECHAT_V2 account (red packets, transfers,
+/// Rabbitpre) that signs with MD5: WeChat Pay's red-packet and transfer APIs take MD5 only
+/// (weixin-popular #125: "企业付款仅支持默认的 MD5 签名方式"; WxJava leaves `sign_type` out of these
+/// requests, EntPayRequest.java:L234-237), so an HMAC-SHA256 account would fail every payout.
+pub fn wechat_v2_channel(id: &str, channel: Option<&ChannelAccount>) -> Result<(), ApiError> {
     match channel {
         None => Err(ApiError::not_found(format!(
             "channelAccountId {id} not found"
@@ -283,6 +354,12 @@ fn wechat_v2_channel(id: &str, channel: Option<&ChannelAccount>) -> Result<(), A
         Some(c) if c.kind != ChannelKind::WechatV2 => Err(ApiError::field(
             "channelAccountId",
             "must be a WECHAT_V2 account",
+        )),
+        Some(c) if c.sign_type.as_deref() == Some("HMAC-SHA256") => Err(ApiError::field(
+            "channelAccountId",
+            format_args!(
+                "names {id}, which signs with HMAC-SHA256; WeChat Pay's red-packet and transfer APIs sign with MD5 only: set its signType to MD5"
+            ),
         )),
         Some(_) => Ok(()),
     }
@@ -352,12 +429,39 @@ impl Template {
             max_spec: o.opt_money("maxSpec")?.unwrap_or(Fen(20_000)),
             fee_rate_bp: fee_bp(o)?,
         };
-        max_len("sendName", &t.send_name, 32)?;
-        max_len("wishing", &t.wishing, 128)?;
-        max_len("actName", &t.act_name, 32)?;
-        max_len("remark", &t.remark, 256)?;
+        // sendredpack's widths: send_name String(32), wishing String(128), act_name String(32),
+        // remark String(256) (seed 002).
+        max_bytes("sendName", &t.send_name, 32)?;
+        max_bytes("wishing", &t.wishing, 128)?;
+        max_bytes("actName", &t.act_name, 32)?;
+        max_bytes("remark", &t.remark, 256)?;
         if t.min_spec > t.max_spec {
             return Err(ApiError::field("minSpec", "must not exceed maxSpec"));
+        }
+        if let Some(scene) = &t.scene_id
+            && !SCENE_IDS.contains(&scene.as_str())
+        {
+            return Err(ApiError::field("sceneId", "must be PRODUCT_1 … PRODUCT_8"));
+        }
+        // "红包金额大于200或者小于1元时，请求参数scene_id必传" (handsomegyr/wechat Qy/Pay.php:L181);
+        // the smallest red packet a merchant can enable is 0.30 yuan (WxJava issue #802).
+        if (t.min_spec < Fen(100) || t.max_spec > Fen(20_000)) && t.scene_id.is_none() {
+            return Err(ApiError::field(
+                "sceneId",
+                "is required when minSpec is under 1 yuan or maxSpec over 200 yuan (WeChat requires scene_id for such red packets)",
+            ));
+        }
+        if t.min_spec < Fen(30) {
+            return Err(ApiError::field(
+                "minSpec",
+                "must be at least 0.3 yuan (WeChat's smallest red packet)",
+            ));
+        }
+        if t.max_spec > Fen(499_900) {
+            return Err(ApiError::field(
+                "maxSpec",
+                "must be at most 4999 yuan (WeChat's largest red packet)",
+            ));
         }
         Ok(t)
     }

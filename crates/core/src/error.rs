@@ -52,6 +52,11 @@ impl ApiError {
     pub fn not_found(what: impl Into<String>) -> Self {
         ApiError::new(Status::NotFound, what)
     }
+    /// The same refusal about a member of `prefix` (`platformKeys[0]` + `serialNo is required`).
+    pub fn within(mut self, prefix: &str) -> Self {
+        self.message = format!("{prefix}.{}", self.message);
+        self
+    }
     pub fn internal() -> Self {
         ApiError::new(
             Status::Internal,

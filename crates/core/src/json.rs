@@ -205,6 +205,25 @@ impl<'a> JsonObject<'a> {
         }
     }
 
+    /// A list of objects (their members' errors are the caller's to name: `ApiError::within`).
+    pub fn opt_object_list(&self, name: &str) -> Result<Option<Vec<JsonObject<'a>>>, ApiError> {
+        let Some(v) = self.raw(name) else {
+            return Ok(None);
+        };
+        let bad = || ApiError::field(name, "must be a list of objects");
+        let items: Vec<&'a RawValue> = serde_json::from_str(v.get()).map_err(|_| bad())?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            if !item.get().starts_with('{') {
+                return Err(bad());
+            }
+            let mut de = serde_json::Deserializer::from_str(item.get());
+            let members = TopLevel.deserialize(&mut de).map_err(|_| bad())?;
+            out.push(JsonObject { members });
+        }
+        Ok(Some(out))
+    }
+
     pub fn req_money(&self, name: &str) -> Result<Fen, ApiError> {
         self.opt_money(name)?.ok_or_else(|| ApiError::missing(name))
     }

@@ -151,6 +151,9 @@ macro_rules! put_handler {
 
 put_handler!(put_channel_account, "channel_account", |s, id, o| {
     let a = ChannelAccount::from_admin(&id, &o)?;
+    if a.sign_type.as_deref() == Some("HMAC-SHA256") {
+        refuse_hmac_if_bound(&s, &a.id).await?;
+    }
     // The rate bucket exists before the first order of this account can be sent.
     let (aid, rate, now) = (
         a.id.clone(),
@@ -178,6 +181,32 @@ put_handler!(put_activity, "activity", |s, id, o| {
     let ch = referenced::<ChannelAccount>(&s, "channel_account", &o, "channelAccountId").await?;
     Activity::from_admin(&id, &o, p.as_ref(), ch.as_ref())?
 });
+
+/// A WECHAT_V2 account that templates, transfer products or Rabbitpre integrations send through
+/// cannot switch to HMAC-SHA256: those calls sign with MD5 only (see
+/// `catalog::wechat_v2_channel`).
+async fn refuse_hmac_if_bound(s: &AppState, account: &str) -> Result<(), ApiError> {
+    for kind in ["template", "product", "rabbitpre_integration"] {
+        let list = s
+            .store
+            .read(move |db| ops::list_catalog(db, kind))
+            .await
+            .map_err(|_| ApiError::internal())?;
+        let bound = list.iter().any(|d| {
+            serde_json::from_str::<Value>(d)
+                .is_ok_and(|v| v["channelAccountId"].as_str() == Some(account))
+        });
+        if bound {
+            return Err(ApiError::field(
+                "signType",
+                format_args!(
+                    "HMAC-SHA256 cannot be used: a {kind} sends through {account}, and WeChat Pay's red-packet and transfer APIs sign with MD5 only"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
 
 async fn referenced<T: serde::de::DeserializeOwned>(
     s: &AppState,

@@ -92,44 +92,59 @@ impl Client {
             Ok(t) => t,
             Err(e) => return transport_unknown(&e),
         };
-        let Some((node, sign)) = split_response(&text, VOUCHER_SEND) else {
-            return Outcome::Unknown {
-                reason: "unreadable answer".into(),
-            };
-        };
-        let verified = sign
-            .as_deref()
-            .is_some_and(|s| self.cfg.alipay_public_key.verify_b64(node.as_bytes(), s));
-        let v: Value = serde_json::from_str(node).unwrap_or(Value::Null);
-        let code = v["code"].as_str().unwrap_or("");
-        let sub_code = v["sub_code"].as_str().unwrap_or("");
-        let msg = v["sub_msg"]
-            .as_str()
-            .or(v["msg"].as_str())
-            .unwrap_or("")
-            .to_string();
-        if !verified {
-            // Unsigned refusals (a bad signature of ours, an unknown app) are about our
-            // credentials: the account waits for the operator. Anything else unverified is unknown.
-            if code == "40002" && sub_code.starts_with("isv.invalid-") {
-                return Outcome::from_class(policy::classify(code, sub_code), sub_code, &msg);
-            }
-            return Outcome::Unknown {
-                reason: format!("answer signature does not verify ({code} {sub_code})"),
-            };
-        }
-        if code == "10000" {
-            return match v["voucher_id"].as_str() {
-                Some(id) => Outcome::Granted {
-                    upstream_id: id.to_string(),
-                    extra: None,
-                },
-                None => Outcome::Unknown {
-                    reason: "10000 without voucher_id".into(),
-                },
-            };
-        }
-        let shown = if sub_code.is_empty() { code } else { sub_code };
-        Outcome::from_class(policy::classify(code, sub_code), shown, &msg)
+        voucher_outcome(&text, &self.cfg.alipay_public_key)
     }
+}
+
+/// What a `voucher.send` answer means for the order. A success must carry a `sign` that verifies
+/// over the response node's exact text; a refusal is verified when it carries one, and acted on
+/// by its codes when it does not (the official SDK's `AbstractAlipayClient.checkResponseSign`
+/// verifies a failed answer only when a sign is present: unsigned refusals such as 40002
+/// isv.invalid-app-id are real — fzlee/alipay#20).
+pub fn voucher_outcome(text: &str, alipay_key: &RsaPublicKey) -> Outcome {
+    let Some((node, sign)) = split_response(text, VOUCHER_SEND) else {
+        return Outcome::Unknown {
+            reason: "unreadable answer".into(),
+        };
+    };
+    let verified = sign
+        .as_deref()
+        .map(|s| alipay_key.verify_b64(node.as_bytes(), s));
+    let v: Value = serde_json::from_str(node).unwrap_or(Value::Null);
+    let code = v["code"].as_str().unwrap_or("");
+    if code == "10000" {
+        if verified != Some(true) {
+            return Outcome::Unknown {
+                reason: "10000 answer without a signature that verifies".into(),
+            };
+        }
+        return match v["voucher_id"].as_str() {
+            Some(id) if !id.is_empty() => Outcome::Granted {
+                upstream_id: id.to_string(),
+                extra: None,
+            },
+            _ => Outcome::Unknown {
+                reason: "10000 without voucher_id".into(),
+            },
+        };
+    }
+    if verified == Some(false) {
+        return Outcome::Unknown {
+            reason: format!("answer signature does not verify ({code})"),
+        };
+    }
+    if code.is_empty() {
+        return Outcome::Unknown {
+            reason: "answer without a code".into(),
+        };
+    }
+    let sub_msg = v["sub_msg"].as_str().unwrap_or("");
+    let sub = policy::code_of(v["sub_code"].as_str().unwrap_or(""), sub_msg);
+    let msg = if sub_msg.is_empty() {
+        v["msg"].as_str().unwrap_or("")
+    } else {
+        sub_msg
+    };
+    let shown = if sub.is_empty() { code } else { sub };
+    Outcome::from_class(policy::classify(code, sub), shown, msg)
 }

@@ -1,14 +1,18 @@
-//! The WeChat Pay v2 client: XML over HTTPS with the merchant's client certificate (rustls mTLS),
-//! MD5 or HMAC-SHA256 signatures. Answers that are signed and do not verify are unknown outcomes.
+//! The WeChat Pay v2 client: XML over HTTPS with the merchant's client certificate (rustls mTLS).
+//! Red-packet and transfer calls are signed with MD5 only and never send `sign_type` (WeChat
+//! answers SIGN_ERROR otherwise: WxJava issues #570 and #726; WxJava excludes `sign_type` from
+//! these requests' signatures, e.g. EntPayRequest.java:L234-237; weixin-popular #125: "企业付款仅
+//! 支持默认的 MD5 签名方式"). Their answers come unsigned (WxJava #140 quotes a real one;
+//! chanxuehong/wechat PR #220; wechatpay-axios-plugin #56): a `sign` is verified when present
+//! (as WxJava's BaseWxPayResult.checkResult does), and one that does not verify is never success.
 
 use super::{Params, SignType, policy, xml};
-use crate::outcome::{Outcome, transport_unknown};
+use crate::outcome::{Class, Outcome, transport_unknown};
 
 pub struct Config {
     pub base_url: String,
     pub mch_id: String,
     pub api_key: String,
-    pub sign_type: SignType,
     /// Client certificate and key (PEM), for the calls that need them.
     pub cert_pem: Option<String>,
     pub key_pem: Option<String>,
@@ -33,18 +37,11 @@ impl Client {
         })
     }
 
-    /// Posts signed parameters; the parsed answer, or the outcome when there is no usable one.
-    async fn call(
-        &self,
-        path: &str,
-        mut p: Params,
-        signed_answer: bool,
-    ) -> Result<Params, Outcome> {
+    /// Posts MD5-signed parameters; the parsed answer, or the outcome when there is no usable
+    /// one (a transport failure, an HTTP error, unreadable XML, a `sign` that does not verify).
+    async fn call(&self, path: &str, mut p: Params) -> Result<Params, Outcome> {
         p.insert("nonce_str".into(), crate::nonce(32));
-        if self.cfg.sign_type == SignType::HmacSha256 {
-            p.insert("sign_type".into(), "HMAC-SHA256".into());
-        }
-        let sign = super::sign(&p, &self.cfg.api_key, self.cfg.sign_type);
+        let sign = super::sign(&p, &self.cfg.api_key, SignType::Md5);
         p.insert("sign".into(), sign);
         let url = format!("{}{path}", self.cfg.base_url.trim_end_matches('/'));
         let resp = self
@@ -61,45 +58,7 @@ impl Client {
             });
         }
         let text = resp.text().await.map_err(|e| transport_unknown(&e))?;
-        let a = xml::parse(&text).map_err(|e| Outcome::Unknown {
-            reason: format!("unreadable answer: {e}"),
-        })?;
-        if a.get("return_code").map(String::as_str) != Some("SUCCESS") {
-            let msg = a.get("return_msg").cloned().unwrap_or_default();
-            return Err(Outcome::Unknown {
-                reason: format!("return_code FAIL: {msg}"),
-            });
-        }
-        // An answer carrying a signature must verify; one that should and does not is never
-        // taken as success.
-        if (signed_answer || a.contains_key("sign"))
-            && !super::verify(&a, &self.cfg.api_key, self.cfg.sign_type)
-        {
-            return Err(Outcome::Unknown {
-                reason: "answer signature does not verify".into(),
-            });
-        }
-        Ok(a)
-    }
-
-    fn business(a: &Params, id_field: &str) -> Outcome {
-        if a.get("result_code").map(String::as_str) == Some("SUCCESS") {
-            return match a.get(id_field).filter(|v| !v.is_empty()) {
-                Some(id) => Outcome::Granted {
-                    upstream_id: id.clone(),
-                    extra: a.get("package").cloned(),
-                },
-                None => Outcome::Unknown {
-                    reason: format!("success without {id_field}"),
-                },
-            };
-        }
-        let code = a
-            .get("err_code")
-            .cloned()
-            .unwrap_or_else(|| "UNKNOWN".into());
-        let msg = a.get("err_code_des").cloned().unwrap_or_default();
-        Outcome::from_class(policy::classify(&code), &code, &msg)
+        parse_answer(&text, &self.cfg.api_key)
     }
 
     /// `sendredpack`, or `sendminiprogramhb` when `mini` (its answer carries `package`).
@@ -110,8 +69,8 @@ impl Client {
         } else {
             super::SENDREDPACK
         };
-        match self.call(path, p, true).await {
-            Ok(a) => Self::business(&a, "send_listid"),
+        match self.call(path, p).await {
+            Ok(a) => redpack_outcome(&a),
             Err(o) => o,
         }
     }
@@ -127,40 +86,17 @@ impl Client {
         ] {
             p.insert(k.into(), v.into());
         }
-        let a = match self.call(super::GETHBINFO, p, true).await {
-            Ok(a) => a,
-            Err(o) => return o,
-        };
-        if a.get("result_code").map(String::as_str) != Some("SUCCESS") {
-            let code = a.get("err_code").cloned().unwrap_or_default();
-            if code == "NOT_FOUND" {
-                return Outcome::NotFound;
-            }
-            return Self::business(&a, "detail_id");
-        }
-        let id = a.get("detail_id").cloned().unwrap_or_default();
-        match a.get("status").map(String::as_str).unwrap_or("") {
-            "SENT" => Outcome::Granted {
-                upstream_id: id,
-                extra: None,
-            },
-            "RECEIVED" => Outcome::Received { upstream_id: id },
-            "REFUND" | "RFUND_ING" => Outcome::Refunded { upstream_id: id },
-            "FAILED" => Outcome::Failed {
-                code: "SEND_FAILED".into(),
-                message: a.get("reason").cloned().unwrap_or_default(),
-            },
-            other => Outcome::Unknown {
-                reason: format!("red packet status {other}"),
-            },
+        match self.call(super::GETHBINFO, p).await {
+            Ok(a) => redpack_query_outcome(&a),
+            Err(o) => o,
         }
     }
 
-    /// `promotion/transfers` (`check_name=NO_CHECK`). Its answers are not signed upstream.
+    /// `promotion/transfers` (`check_name=NO_CHECK`).
     pub async fn transfer(&self, mut p: Params) -> Outcome {
         p.insert("mchid".into(), self.cfg.mch_id.clone());
-        match self.call(super::TRANSFERS, p, false).await {
-            Ok(a) => Self::business(&a, "payment_no"),
+        match self.call(super::TRANSFERS, p).await {
+            Ok(a) => transfer_outcome(&a),
             Err(o) => o,
         }
     }
@@ -175,28 +111,141 @@ impl Client {
         ] {
             p.insert(k.into(), v.into());
         }
-        let a = match self.call(super::GETTRANSFERINFO, p, true).await {
-            Ok(a) => a,
-            Err(o) => return o,
+        match self.call(super::GETTRANSFERINFO, p).await {
+            Ok(a) => transfer_query_outcome(&a),
+            Err(o) => o,
+        }
+    }
+}
+
+/// An answer's parameters, after checking its `sign` when it carries one (MD5, the only type
+/// these endpoints use). Its absence alone is no reason to distrust an answer that came over the
+/// verified TLS connection.
+pub fn parse_answer(text: &str, api_key: &str) -> Result<Params, Outcome> {
+    let a = xml::parse(text).map_err(|e| Outcome::Unknown {
+        reason: format!("unreadable answer: {e}"),
+    })?;
+    if a.contains_key("sign") && !super::verify(&a, api_key, SignType::Md5) {
+        return Err(Outcome::Unknown {
+            reason: "answer signature does not verify".into(),
+        });
+    }
+    Ok(a)
+}
+
+fn field<'a>(a: &'a Params, f: &str) -> &'a str {
+    a.get(f).map(String::as_str).unwrap_or("")
+}
+
+/// Both codes SUCCESS: the call did what was asked.
+fn succeeded(a: &Params) -> bool {
+    field(a, "return_code") == "SUCCESS" && field(a, "result_code") == "SUCCESS"
+}
+
+/// A refusal, classified by its `err_code` whatever `return_code` says: these endpoints put
+/// business failures behind `return_code=FAIL` too (seed 002's failure example; the transfers
+/// and gethbinfo samples in handsomegyr/wechat Pay337.php:L1335-1343, L637-647). Only a FAIL
+/// with no `err_code` (a communication-level failure) is an unknown outcome.
+fn refusal(a: &Params, table: fn(&str) -> Class) -> Outcome {
+    let code = field(a, "err_code");
+    let msg = a
+        .get("err_code_des")
+        .or_else(|| a.get("return_msg"))
+        .cloned()
+        .unwrap_or_default();
+    if !code.is_empty() {
+        return Outcome::from_class(table(code), code, &msg);
+    }
+    Outcome::Unknown {
+        reason: format!(
+            "return_code {} result_code {} without err_code: {msg}",
+            field(a, "return_code"),
+            field(a, "result_code")
+        ),
+    }
+}
+
+/// A send's answer. `send_listid` is WeChat's number for it; seed 002's success example has
+/// none, so a success without it is still a success (the query's `detail_id` names it later).
+pub fn redpack_outcome(a: &Params) -> Outcome {
+    if succeeded(a) {
+        return Outcome::Granted {
+            upstream_id: field(a, "send_listid").to_string(),
+            extra: a.get("package").cloned(),
         };
-        if a.get("result_code").map(String::as_str) != Some("SUCCESS") {
-            if a.get("err_code").map(String::as_str) == Some("NOT_FOUND") {
-                return Outcome::NotFound;
-            }
-            return Self::business(&a, "detail_id");
-        }
-        match a.get("status").map(String::as_str).unwrap_or("") {
-            "SUCCESS" => Outcome::Granted {
-                upstream_id: a.get("detail_id").cloned().unwrap_or_default(),
-                extra: None,
-            },
-            "FAILED" => Outcome::Failed {
-                code: "TRANSFER_FAILED".into(),
-                message: a.get("reason").cloned().unwrap_or_default(),
-            },
-            other => Outcome::Unknown {
-                reason: format!("transfer status {other}"),
-            },
-        }
+    }
+    refusal(a, policy::classify_redpack)
+}
+
+pub fn transfer_outcome(a: &Params) -> Outcome {
+    if succeeded(a) {
+        return Outcome::Granted {
+            upstream_id: field(a, "payment_no").to_string(),
+            extra: None,
+        };
+    }
+    refusal(a, policy::classify_transfer)
+}
+
+/// A query that failed: NOT_FOUND (nothing under this key, so sending with it is safe), or
+/// something about the query itself, which never settles the order.
+fn query_refusal(a: &Params) -> Outcome {
+    if field(a, "err_code") == "NOT_FOUND" {
+        return Outcome::NotFound;
+    }
+    refusal(a, policy::classify_query)
+}
+
+/// `gethbinfo`'s `status`: SENDING 发放中, SENT 已发放待领取, FAILED 发放失败, RECEIVED 已领取,
+/// RFUND_ING 退款中 (the document's own spelling), REFUND 已退款 (WxJava
+/// WxPayRedpackQueryResult.java:L57-68). A refund in progress is not yet a refund: the red
+/// packet counts as sent until REFUND.
+pub fn redpack_query_outcome(a: &Params) -> Outcome {
+    if !succeeded(a) {
+        return query_refusal(a);
+    }
+    let id = field(a, "detail_id").to_string();
+    match field(a, "status") {
+        "SENT" | "RFUND_ING" => Outcome::Granted {
+            upstream_id: id,
+            extra: None,
+        },
+        "RECEIVED" => Outcome::Received { upstream_id: id },
+        "REFUND" => Outcome::Refunded { upstream_id: id },
+        "SENDING" => Outcome::Pending {
+            code: "SENDING".into(),
+            message: field(a, "reason").into(),
+        },
+        "FAILED" => Outcome::Failed {
+            code: "SEND_FAILED".into(),
+            message: field(a, "reason").into(),
+        },
+        other => Outcome::Unknown {
+            reason: format!("red packet status {other:?}"),
+        },
+    }
+}
+
+/// `gettransferinfo`'s `status`: SUCCESS, FAILED, PROCESSING (Pay337.php:L1451-1455).
+pub fn transfer_query_outcome(a: &Params) -> Outcome {
+    if !succeeded(a) {
+        return query_refusal(a);
+    }
+    match field(a, "status") {
+        "SUCCESS" => Outcome::Granted {
+            upstream_id: field(a, "detail_id").to_string(),
+            extra: None,
+        },
+        "FAILED" => Outcome::Failed {
+            code: "TRANSFER_FAILED".into(),
+            message: field(a, "reason").into(),
+        },
+        "PROCESSING" => Outcome::Pending {
+            code: "PROCESSING".into(),
+            message: field(a, "reason").into(),
+        },
+        other => Outcome::Unknown {
+            reason: format!("transfer status {other:?}"),
+        },
     }
 }

@@ -1,5 +1,19 @@
-//! The WeChat Pay v3 client: `WECHATPAY2-SHA256-RSA2048` request signing, and verification of the
-//! `Wechatpay-Signature` on every answer (a 2xx that does not verify is an unknown outcome).
+//! The WeChat Pay v3 client: `WECHATPAY2-SHA256-RSA2048` request signing, and verification of
+//! the `Wechatpay-Signature` on answers with the key its `Wechatpay-Serial` names.
+//!
+//! What an answer must be to count, as the official SDKs check it:
+//! - 2xx: signed by a known serial (a map: platform certificates rotate, and the WeChat Pay
+//!   public key `PUB_KEY_ID_…` sits beside them — wechatpay-go core/certificate_map.go:L12-16,
+//!   wechatpay-php README:L107-118) and stamped within 5 minutes of our clock
+//!   (wechatpay-go wechat_pay_validator.go:L117 `>= consts.FiveMinute`; wechatpay-php
+//!   ClientJsonTrait.php:L29 MAXIMUM_CLOCK_OFFSET = 300). Otherwise it is an unknown outcome:
+//!   "没有携带签名的成功应答…应认为是伪造或被篡改的应答" (wechatpay3_3 签名验证).
+//! - 4xx/5xx: the SDKs never verify them (wechatpay-go client.go:L241-247 CheckResponse before
+//!   Validate; wechatpay-java AbstractHttpClient.java:L73-78; wechatpay-apache-httpclient
+//!   SignatureExec.java:L88-104 "对成功应答验签"), and real ones arrive without Wechatpay-*
+//!   headers (a 500 SYSTEM_ERROR header dump on developers.weixin.qq.com). An unsigned one is
+//!   acted on when its status and `{"code","message"}` body are well-formed; one that carries a
+//!   signature that does not verify is an unknown outcome.
 
 use super::{Signer, coupon_path, policy};
 use crate::outcome::{Outcome, transport_unknown};
@@ -12,15 +26,101 @@ pub struct Config {
     pub app_id: String,
     pub private_key: RsaPrivateKey,
     pub cert_serial_no: String,
-    /// The platform's (or WeChat Pay public key's) verifier and its serial.
-    pub platform_key: RsaPublicKey,
-    pub platform_serial_no: String,
+    /// The platform certificates' and the WeChat Pay public key's verifiers, by serial.
+    pub platform_keys: Vec<(String, RsaPublicKey)>,
     pub extra_roots_pem: Option<String>,
 }
 
 pub struct Client {
     http: reqwest::Client,
     cfg: Config,
+}
+
+/// How far an answer's `Wechatpay-Timestamp` may be from our clock, in seconds.
+pub const MAX_CLOCK_OFFSET_SECS: i64 = 300;
+
+/// An answer as it arrived.
+pub struct Answer {
+    pub status: u16,
+    /// `Wechatpay-Timestamp`, `-Nonce`, `-Signature`, `-Serial` (empty when absent).
+    pub timestamp: String,
+    pub nonce: String,
+    pub signature: String,
+    pub serial: String,
+    pub body: String,
+}
+
+/// Whether an answer's signature holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Signature {
+    Verified,
+    Absent,
+    /// Present, but wrong, by an unknown serial, or out of the time window.
+    Bad(String),
+}
+
+impl Answer {
+    pub fn check(&self, keys: &[(String, RsaPublicKey)], now_secs: i64) -> Signature {
+        if self.signature.is_empty() && self.serial.is_empty() {
+            return Signature::Absent;
+        }
+        let Some((_, key)) = keys.iter().find(|(s, _)| *s == self.serial) else {
+            return Signature::Bad(format!("unknown platform serial {:?}", self.serial));
+        };
+        let Ok(ts) = self.timestamp.parse::<i64>() else {
+            return Signature::Bad("no Wechatpay-Timestamp".into());
+        };
+        if now_secs.abs_diff(ts) >= MAX_CLOCK_OFFSET_SECS as u64 {
+            return Signature::Bad(format!("Wechatpay-Timestamp {ts} is 5 minutes or more off"));
+        }
+        if super::verify_response(
+            key,
+            &self.timestamp,
+            &self.nonce,
+            &self.body,
+            &self.signature,
+        ) {
+            Signature::Verified
+        } else {
+            Signature::Bad("answer signature does not verify".into())
+        }
+    }
+}
+
+/// What a coupon send's answer means for the order.
+pub fn coupon_outcome(a: &Answer, keys: &[(String, RsaPublicKey)], now_secs: i64) -> Outcome {
+    let sig = a.check(keys, now_secs);
+    let v: Value = serde_json::from_str(&a.body).unwrap_or(Value::Null);
+    if (200..300).contains(&a.status) {
+        if sig != Signature::Verified {
+            return Outcome::Unknown {
+                reason: match sig {
+                    Signature::Bad(why) => why,
+                    _ => "2xx answer without a signature".into(),
+                },
+            };
+        }
+        return match v["coupon_id"].as_str() {
+            Some(id) if !id.is_empty() => Outcome::Granted {
+                upstream_id: id.to_string(),
+                extra: None,
+            },
+            _ => Outcome::Unknown {
+                reason: "2xx without coupon_id".into(),
+            },
+        };
+    }
+    if let Signature::Bad(why) = sig {
+        return Outcome::Unknown {
+            reason: format!("HTTP {}: {why}", a.status),
+        };
+    }
+    let (Some(code), message) = (v["code"].as_str(), v["message"].as_str().unwrap_or("")) else {
+        return Outcome::Unknown {
+            reason: format!("HTTP {} without an error code", a.status),
+        };
+    };
+    Outcome::from_class(policy::classify(a.status, code), code, message)
 }
 
 impl Client {
@@ -61,6 +161,15 @@ impl Client {
             .header("Authorization", auth)
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")
+            // The serial we can verify answers with (wechatpay-go client.go:L230-232).
+            .header(
+                "Wechatpay-Serial",
+                self.cfg
+                    .platform_keys
+                    .first()
+                    .map(|(s, _)| s.as_str())
+                    .unwrap_or(""),
+            )
             .body(body)
             .send()
             .await;
@@ -76,44 +185,28 @@ impl Client {
                 .unwrap_or("")
                 .to_string()
         };
-        let (ts, nonce, sig, serial) = (
+        let (timestamp, nonce, signature, serial) = (
             h("Wechatpay-Timestamp"),
             h("Wechatpay-Nonce"),
             h("Wechatpay-Signature"),
             h("Wechatpay-Serial"),
         );
-        let text = match resp.text().await {
+        let body = match resp.text().await {
             Ok(t) => t,
             Err(e) => return transport_unknown(&e),
         };
-        let verified = serial == self.cfg.platform_serial_no
-            && super::verify_response(&self.cfg.platform_key, &ts, &nonce, &text, &sig);
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if (200..300).contains(&status) {
-            if !verified {
-                return Outcome::Unknown {
-                    reason: "answer signature does not verify".into(),
-                };
-            }
-            return match v["coupon_id"].as_str() {
-                Some(id) => Outcome::Granted {
-                    upstream_id: id.to_string(),
-                    extra: None,
-                },
-                None => Outcome::Unknown {
-                    reason: "2xx without coupon_id".into(),
-                },
-            };
-        }
-        // An error answer that does not verify could be anyone's: only a verified one may fail
-        // an order; the rest are unknown and resent with the same out_request_no.
-        let code = v["code"].as_str().unwrap_or("").to_string();
-        let message = v["message"].as_str().unwrap_or("").to_string();
-        if !verified {
-            return Outcome::Unknown {
-                reason: format!("HTTP {status} {code} (answer not verified)"),
-            };
-        }
-        Outcome::from_class(policy::classify(status, &code), &code, &message)
+        let a = Answer {
+            status,
+            timestamp,
+            nonce,
+            signature,
+            serial,
+            body,
+        };
+        coupon_outcome(
+            &a,
+            &self.cfg.platform_keys,
+            rewardgate_core::clock::now_ms() / 1000,
+        )
     }
 }

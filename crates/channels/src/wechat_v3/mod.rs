@@ -9,9 +9,24 @@ use rewardgate_core::keys::{RsaPrivateKey, RsaPublicKey};
 pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com";
 pub const SCHEMA: &str = "WECHATPAY2-SHA256-RSA2048";
 
-/// `POST /v3/marketing/favor/users/{openid}/coupons`.
+/// `POST /v3/marketing/favor/users/{openid}/coupons`, the openid percent-encoded as a path
+/// segment ("Path 参数需做 URL 编码": pay.weixin.qq.com doc 4020807413; wechatpay-go
+/// api_coupon.go:L195 `neturl.PathEscape`), so that what is signed is exactly what is sent.
 pub fn coupon_path(openid: &str) -> String {
-    format!("/v3/marketing/favor/users/{openid}/coupons")
+    format!("/v3/marketing/favor/users/{}/coupons", path_segment(openid))
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+pub fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// What a request signs: method, path with query, timestamp, nonce, body — each line ended.
@@ -116,6 +131,18 @@ pub fn verify_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn openid_is_one_path_segment() {
+        assert_eq!(
+            coupon_path("oUser_1-x"),
+            "/v3/marketing/favor/users/oUser_1-x/coupons"
+        );
+        assert_eq!(
+            coupon_path("x/../oEVIL"),
+            "/v3/marketing/favor/users/x%2F..%2FoEVIL/coupons"
+        );
+    }
+
     #[test]
     fn authorization_round_trip() {
         let a = Authorization {

@@ -54,8 +54,6 @@ fn build(a: &ChannelAccount, extra_roots: Option<&str>) -> Result<ChannelClient,
                     .unwrap_or_else(|| wechat_v2::DEFAULT_BASE_URL.into()),
                 mch_id: a.mch_id.clone().unwrap_or_default(),
                 api_key: secret(&a.api_key, "apiKey")?,
-                sign_type: wechat_v2::SignType::parse(a.sign_type.as_deref())
-                    .unwrap_or(wechat_v2::SignType::Md5),
                 cert_pem: a.cert_pem.clone(),
                 key_pem: a.key_pem.as_ref().map(|k| k.expose().to_string()),
                 extra_roots_pem: roots,
@@ -72,11 +70,15 @@ fn build(a: &ChannelAccount, extra_roots: Option<&str>) -> Result<ChannelClient,
                 private_key: RsaPrivateKey::from_pem(&secret(&a.private_key_pem, "privateKeyPem")?)
                     .map_err(|e| e.to_string())?,
                 cert_serial_no: a.cert_serial_no.clone().unwrap_or_default(),
-                platform_key: RsaPublicKey::from_pem(
-                    a.platform_public_key_pem.as_deref().unwrap_or(""),
-                )
-                .map_err(|e| e.to_string())?,
-                platform_serial_no: a.platform_serial_no.clone().unwrap_or_default(),
+                platform_keys: a
+                    .platform_keys()
+                    .into_iter()
+                    .map(|(serial, pem)| {
+                        RsaPublicKey::from_pem(pem)
+                            .map(|k| (serial.to_string(), k))
+                            .map_err(|e| format!("platform key {serial}: {e}"))
+                    })
+                    .collect::<Result<_, _>>()?,
                 extra_roots_pem: roots,
             })?)
         }

@@ -4,7 +4,7 @@
 //! are then followed to RECEIVED or REFUNDED (credited back). Past the give-up bound a job is
 //! marked stuck for an operator, never failed on a guess.
 
-use super::{Ctx, Step};
+use super::{Ctx, DispatcherConfig, Step};
 use crate::views::callback_body;
 use rewardgate_channels::{Outcome, Wait};
 use rewardgate_core::clock::now_ms;
@@ -12,11 +12,17 @@ use rewardgate_core::order::{OrderStatus, PostingKind, ProductType};
 use rewardgate_store::StoreError;
 use rewardgate_store::jobs::{self, Attempt, Claimed, JobNext, NewNotification, Transition};
 
-pub async fn record(ctx: &Ctx, job: &Claimed, step: Step, outcome: Outcome, latency_ms: i64) {
+pub(super) async fn record(
+    ctx: &Ctx,
+    job: &Claimed,
+    step: Step,
+    outcome: Outcome,
+    latency_ms: i64,
+) {
     let now = now_ms();
     let o = &job.order;
     let (label, detail) = describe(&outcome);
-    let plan = plan(ctx, job, step, &outcome, now);
+    let plan = plan(&ctx.cfg, job, step, &outcome, now);
     let attempt = Attempt {
         step,
         outcome: label.to_string(),
@@ -80,16 +86,19 @@ fn describe(o: &Outcome) -> (&'static str, Option<String>) {
         Outcome::Failed { code, message } => ("FAILED", Some(format!("{code}: {message}"))),
         Outcome::Unknown { reason } => ("UNKNOWN", Some(reason.clone())),
         Outcome::Deferred { code, message, .. } => ("DEFERRED", Some(format!("{code}: {message}"))),
+        Outcome::Pending { code, message } => ("PENDING", Some(format!("{code}: {message}"))),
         Outcome::NotFound => ("NOT_FOUND", None),
         Outcome::Received { upstream_id } => ("RECEIVED", Some(upstream_id.clone())),
         Outcome::Refunded { upstream_id } => ("REFUNDED", Some(upstream_id.clone())),
     }
 }
 
-struct Plan {
-    transition: Option<Transition>,
-    next: JobNext,
-    pause: Option<(String, i64, String)>,
+/// What one outcome does: the order's transition (with its posting and report), the job's next
+/// step, and a channel account to pause.
+pub struct Plan {
+    pub transition: Option<Transition>,
+    pub next: JobNext,
+    pub pause: Option<(String, i64, String)>,
 }
 
 /// The next 08:00 in Asia/Shanghai after `now`.
@@ -101,16 +110,37 @@ fn shanghai_morning(now: i64) -> i64 {
     next - 8 * 3_600_000
 }
 
+/// The next 00:00 in Asia/Shanghai after `now`, plus five minutes (a daily cap has reset).
+fn next_shanghai_day(now: i64) -> i64 {
+    let day = 86_400_000;
+    let local = now + 8 * 3_600_000;
+    local - local.rem_euclid(day) + day - 8 * 3_600_000 + 300_000
+}
+
+/// An upstream still working on it (PROCESSING: "二十分钟后查询", the 2017 red-packet table):
+/// `first` (a minute by default), doubling to at most 20 times that (twenty minutes).
+fn pending_wait(attempts: i64, first: i64) -> i64 {
+    (first << attempts.clamp(0, 5)).min(first * 20)
+}
+
 /// 0.5 s doubling per attempt up to a minute, with up to a quarter of jitter.
 fn backoff(attempts: i64) -> i64 {
     let base = (500i64 << attempts.clamp(0, 7)).min(60_000);
     base + (rewardgate_core::clock::now_ms().rem_euclid(1000) * base / 4000)
 }
 
-fn plan(ctx: &Ctx, job: &Claimed, step: Step, outcome: &Outcome, now: i64) -> Plan {
+/// The dispatcher's decision table: pure, so that recorded upstream answers can be run through
+/// it in tests.
+pub fn plan(
+    cfg: &DispatcherConfig,
+    job: &Claimed,
+    step: Step,
+    outcome: &Outcome,
+    now: i64,
+) -> Plan {
     let o = &job.order;
-    let follow = ctx.cfg.follow_interval.as_millis() as i64;
-    let too_old = now - o.created_at > ctx.cfg.give_up_after.as_millis() as i64;
+    let follow = cfg.follow_interval.as_millis() as i64;
+    let too_old = now - o.created_at > cfg.give_up_after.as_millis() as i64;
     let change = |to: OrderStatus,
                   posting: Option<(PostingKind, rewardgate_core::Fen)>,
                   upstream_id: Option<String>,
@@ -168,7 +198,7 @@ fn plan(ctx: &Ctx, job: &Claimed, step: Step, outcome: &Outcome, now: i64) -> Pl
             transition: Some(change(
                 OrderStatus::Success,
                 Some((PostingKind::Capture, o.settlement)),
-                Some(upstream_id.clone()),
+                Some(upstream_id.clone()).filter(|u| !u.is_empty()),
                 None,
             )),
             next: if red {
@@ -251,8 +281,9 @@ fn plan(ctx: &Ctx, job: &Claimed, step: Step, outcome: &Outcome, now: i64) -> Pl
             match wait {
                 Wait::ShanghaiMorning => again(step, shanghai_morning(now)),
                 Wait::Backoff => again(step, now + 1000 + backoff(0)),
+                Wait::NextShanghaiDay => again(step, next_shanghai_day(now)),
                 Wait::PauseAccount => {
-                    let until = now + ctx.cfg.pause.as_millis() as i64;
+                    let until = now + cfg.pause.as_millis() as i64;
                     Plan {
                         transition: None,
                         next: JobNext::Again {
@@ -268,6 +299,11 @@ fn plan(ctx: &Ctx, job: &Claimed, step: Step, outcome: &Outcome, now: i64) -> Pl
                 }
             }
         }
+        // The upstream has it and is still working: ask again in minutes, with the same key.
+        (Outcome::Pending { .. }, OrderStatus::Processing) if !too_old => again(
+            Step::Check,
+            now + pending_wait(job.attempts, cfg.pending_wait.as_millis() as i64),
+        ),
         // Unknown, or anything that does not fit the order's status: ask again with the same key.
         _ if too_old => Plan {
             transition: None,
@@ -291,5 +327,9 @@ mod tests {
             shanghai_morning(1_628_730_000_000),
             1_628_726_400_000 + 86_400_000
         );
+        // 2021-08-12 09:00 Shanghai → 2021-08-13 00:05 Shanghai = 2021-08-12T16:05Z.
+        assert_eq!(next_shanghai_day(1_628_730_000_000), 1_628_784_300_000);
+        assert_eq!(pending_wait(0, 60_000), 60_000);
+        assert_eq!(pending_wait(9, 60_000), 1_200_000);
     }
 }

@@ -4,7 +4,7 @@
 //! database; a crashed one's jobs come back when their lease runs out, as unknown outcomes.
 
 mod clients;
-mod decide;
+pub mod decide;
 mod requests;
 
 use crate::state::AppState;
@@ -34,6 +34,9 @@ pub struct DispatcherConfig {
     pub give_up_after: Duration,
     /// How long a channel account that cannot pay (NOTENOUGH, refused credentials) is paused.
     pub pause: Duration,
+    /// The first wait before asking again about a request the upstream is still processing
+    /// (PROCESSING, SENDING); it doubles up to twenty times this.
+    pub pending_wait: Duration,
     /// `client_ip` / `spbill_create_ip` sent to WeChat Pay.
     pub client_ip: String,
     /// Extra roots to trust for upstream TLS (the sandbox's certificate).
@@ -49,6 +52,7 @@ impl Default for DispatcherConfig {
             follow_interval: Duration::from_secs(1800),
             give_up_after: Duration::from_secs(24 * 3600),
             pause: Duration::from_secs(300),
+            pending_wait: Duration::from_secs(60),
             client_ip: "127.0.0.1".into(),
             extra_roots_pem: None,
         }
