@@ -1,10 +1,15 @@
 //! Alipay OpenAPI gateway stand-in (`/gateway.do`, GET with a query string as python-alipay-sdk
 //! sends it, or POST forms as the official SDKs do): RSA2 request verification over the sorted
 //! parameters, answers `{"<method>_response": {…}, "sign": "…"}` signed over the node's exact text.
-//! `alipay.marketing.voucher.send` (`template_id`, `login_id`, `out_biz_no`) with `out_biz_no`
-//! idempotency, activity budget and per-user limits. Business failures are code 40004 with these
-//! `sub_code`s: TEMPLATE_NOT_EXIST, BUDGET_NOT_ENOUGH, EXCEED_USER_TAKE_LIMIT, OUT_BIZ_NO_REPEAT,
-//! USER_NOT_EXIST; a bad signature is 40002 `isv.invalid-signature` (unsigned, as upstream).
+//! `alipay.marketing.voucher.send` (`template_id`, `login_id`, `out_biz_no`), idempotent by
+//! (template_id, out_biz_no) as documented ("相同template_id和out_biz_no认为是同一次业务"), with
+//! activity budget and per-user limits. Business failures come as Alipay really sends them: code
+//! 40004, `sub_code` "unknown-sub-code" and the code in `sub_msg` ("未知的错误码
+//! BUDGET_NOT_ENOUGH_ERROR": developer.aliyun.com/ask/285812; CIF_USER_NOT_EXIST: …/285813).
+//! The sandbox's own names for what has no public sample: TEMPLATE_NOT_EXIST,
+//! EXCEED_USER_TAKE_LIMIT (the client treats them as unknown, as it must any unlisted code).
+//! A bad signature is 40002 `isv.invalid-signature` (unsigned, as upstream); an account with
+//! `insufficientPermissions` answers 40006 isv.insufficient-isv-permissions.
 
 use crate::Shared;
 use crate::state::*;
@@ -51,10 +56,11 @@ fn node(method: &str, v: Value, key: Option<&RsaPrivateKey>) -> Response {
     }
 }
 
-fn business_fail(method: &str, sub_code: &str, sub_msg: &str, key: &RsaPrivateKey) -> Response {
+/// A business failure in Alipay's real shape: the code inside `sub_msg`.
+fn business_fail(method: &str, code: &str, key: &RsaPrivateKey) -> Response {
     node(
         method,
-        json!({"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg}),
+        json!({"code": "40004", "msg": "Business Failed", "sub_code": "unknown-sub-code", "sub_msg": format!("未知的错误码{code}")}),
         Some(key),
     )
 }
@@ -116,6 +122,13 @@ fn decide(st: &mut World, p: &Params) -> (Response, Option<u64>) {
         ));
     }
     let key = acct.alipay_private_key.clone();
+    if acct.insufficient_permissions {
+        return now(node(
+            &method,
+            json!({"code": "40006", "msg": "Insufficient Permissions", "sub_code": "isv.insufficient-isv-permissions", "sub_msg": "ISV权限不足，建议在开发者中心检查对应功能是否已经添加"}),
+            Some(&key),
+        ));
+    }
     if method != ali::VOUCHER_SEND {
         return now(node(
             &method,
@@ -153,24 +166,14 @@ fn decide(st: &mut World, p: &Params) -> (Response, Option<u64>) {
     let is_mobile =
         user.len() == 11 && user.starts_with('1') && user.bytes().all(|b| b.is_ascii_digit());
     if !(is_mobile || user.contains('@') || (user.starts_with("2088") && user.len() == 16)) {
-        return now(business_fail(
-            &method,
-            "USER_NOT_EXIST",
-            "领券用户不存在",
-            &key,
-        ));
+        return now(business_fail(&method, "CIF_USER_NOT_EXIST", &key));
     }
     let app_id = g("app_id");
     let fingerprint = format!("{template_id}|{user}");
-    let vk = (app_id.clone(), out_biz_no.clone());
+    let vk = (app_id.clone(), template_id.clone(), out_biz_no.clone());
     if let Some(v) = st.vouchers.get(&vk) {
         if v.fingerprint != fingerprint {
-            return now(business_fail(
-                &method,
-                "OUT_BIZ_NO_REPEAT",
-                "外部业务号重复且参数不一致",
-                &key,
-            ));
+            return now(business_fail(&method, "OUT_BIZ_NO_REPEAT", &key));
         }
         return now(node(
             &method,
@@ -181,28 +184,13 @@ fn decide(st: &mut World, p: &Params) -> (Response, Option<u64>) {
     let faults = st.faults.clone();
     let acct = st.alipay.get_mut(&app_id).expect("found above");
     let Some(act) = acct.activities.get_mut(&template_id) else {
-        return now(business_fail(
-            &method,
-            "TEMPLATE_NOT_EXIST",
-            "券模板不存在",
-            &key,
-        ));
+        return now(business_fail(&method, "TEMPLATE_NOT_EXIST", &key));
     };
     if act.remaining <= 0 || roll() < faults.not_enough {
-        return now(business_fail(
-            &method,
-            "BUDGET_NOT_ENOUGH",
-            "券模板预算不足",
-            &key,
-        ));
+        return now(business_fail(&method, "BUDGET_NOT_ENOUGH_ERROR", &key));
     }
     if act.per_user.get(&user).copied().unwrap_or(0) >= act.max_per_user {
-        return now(business_fail(
-            &method,
-            "EXCEED_USER_TAKE_LIMIT",
-            "用户领取次数已达上限",
-            &key,
-        ));
+        return now(business_fail(&method, "EXCEED_USER_TAKE_LIMIT", &key));
     }
     let system_error = roll() < faults.system_error;
     let timeout = !system_error && roll() < faults.timeout;

@@ -56,6 +56,14 @@ pub fn router(s: Shared) -> Router {
         .route("/sandbox/v1/effects", get(surface::effects))
         .route("/sandbox/v1/stats", get(surface::stats))
         .route("/sandbox/v1/redpacks/{billno}/claim", post(surface::claim))
+        .route(
+            "/sandbox/v1/redpacks/{billno}/state",
+            post(surface::redpack_state),
+        )
+        .route(
+            "/sandbox/v1/transfers/{trade_no}/state",
+            post(surface::transfer_state),
+        )
         .route("/sandbox/v1/clock/advance", post(surface::advance_clock))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { (StatusCode::NOT_FOUND, "no such path in the sandbox") })

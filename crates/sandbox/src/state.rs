@@ -31,6 +31,29 @@ pub struct Faults {
     pub enforce_time_limit: bool,
     /// How long an injected timeout holds the answer back.
     pub timeout_seconds: u64,
+    /// WeChat Pay v2: the share of red packets and transfers that are accepted but still being
+    /// processed (a red packet answers PROCESSING and stays SENDING; a transfer answers
+    /// SYSTEMERROR and stays PROCESSING) for `processing_seconds` of the sandbox clock.
+    pub processing: f64,
+    pub processing_seconds: u64,
+    /// WeChat Pay v2: every business failure in seed 002's failure shape (`return_code=FAIL`,
+    /// `result_code=FAIL`, `err_code`), not only SYSTEMERROR and NOTENOUGH.
+    pub v2_return_code_fail: bool,
+    /// WeChat Pay v3: error answers without `Wechatpay-*` headers (5xx are always unsigned).
+    pub v3_unsigned_errors: bool,
+    /// How long an unclaimed red packet stays RFUND_ING (退款中) before REFUND.
+    pub refunding_seconds: u64,
+}
+
+impl Faults {
+    pub fn none() -> Faults {
+        Faults {
+            timeout_seconds: 15,
+            processing_seconds: 60,
+            refunding_seconds: 600,
+            ..Default::default()
+        }
+    }
 }
 
 /// One grant that really happened (SPEC §9 `effects`).
@@ -49,15 +72,70 @@ pub struct V2Account {
     pub app_ids: Vec<String>,
     pub balance_fen: i64,
     pub cert_der: Option<Vec<u8>>,
+    /// Sign answers with MD5 (the real red-packet and transfer answers carry no `sign`).
+    pub sign_answers: bool,
+    /// 商户单日出资金额上限 (SENDAMOUNT_LIMIT) and 单用户单日收款金额上限 (RCVDAMOUNT_LIMIT), fen.
+    pub daily_amount_limit: i64,
+    pub user_daily_amount_limit: i64,
+    /// The red-packet range a merchant set for scenes on its platform (fen): 1–200 yuan until
+    /// it lowers the minimum to 0.30 or raises the maximum up to 4999 (WxJava issue #802).
+    pub scene_range: (i64, i64),
     /// Sandbox times of red packets sent, for the per-minute limit.
     pub recent_sends: std::collections::VecDeque<i64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// gethbinfo's states (WxJava WxPayRedpackQueryResult.java:L57-68).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RedpackStatus {
+    Sending,
     Sent,
+    Failed,
     Received,
+    Refunding,
     Refund,
+}
+
+impl RedpackStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedpackStatus::Sending => "SENDING",
+            RedpackStatus::Sent => "SENT",
+            RedpackStatus::Failed => "FAILED",
+            RedpackStatus::Received => "RECEIVED",
+            RedpackStatus::Refunding => "RFUND_ING",
+            RedpackStatus::Refund => "REFUND",
+        }
+    }
+    pub fn parse(s: &str) -> Option<RedpackStatus> {
+        use RedpackStatus::*;
+        [Sending, Sent, Failed, Received, Refunding, Refund]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+/// gettransferinfo's states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferStatus {
+    Processing,
+    Success,
+    Failed,
+}
+
+impl TransferStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferStatus::Processing => "PROCESSING",
+            TransferStatus::Success => "SUCCESS",
+            TransferStatus::Failed => "FAILED",
+        }
+    }
+    pub fn parse(s: &str) -> Option<TransferStatus> {
+        use TransferStatus::*;
+        [Processing, Success, Failed]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
 }
 
 pub struct Redpack {
@@ -71,9 +149,19 @@ pub struct Redpack {
     pub rcv_time: Option<i64>,
     pub refund_time: Option<i64>,
     pub package: Option<String>,
+    /// While SENDING: when it becomes SENT (sandbox ms).
+    pub ready_at: i64,
+    pub reason: Option<String>,
+    /// Put in its state by a knob: time does not move it on.
+    pub pinned: bool,
 }
 
 pub struct Transfer {
+    pub status: TransferStatus,
+    /// While PROCESSING: when it becomes SUCCESS (sandbox ms).
+    pub ready_at: i64,
+    pub reason: Option<String>,
+    pub pinned: bool,
     pub fingerprint: String,
     pub openid: String,
     pub amount: i64,
@@ -114,6 +202,7 @@ pub struct AliActivity {
 }
 
 pub struct AliAccount {
+    pub insufficient_permissions: bool,
     pub app_public_key: RsaPublicKey,
     pub alipay_private_key: Arc<RsaPrivateKey>,
     pub activities: HashMap<String, AliActivity>,
@@ -125,19 +214,21 @@ pub struct Voucher {
     pub user_id: String,
 }
 
-#[derive(Default)]
 pub struct World {
     pub clock_offset_ms: i64,
     pub faults: Faults,
     pub v2: HashMap<String, V2Account>,
     pub redpacks: HashMap<String, Redpack>,
     pub transfers: HashMap<(String, String), Transfer>,
-    /// Red packets a user received on a Shanghai day: (mch_id, openid, yyyymmdd).
-    pub daily: HashMap<(String, String, String), i64>,
+    /// Red packets a user received on a Shanghai day, and their amount: (mch_id, openid, yyyymmdd).
+    pub daily: HashMap<(String, String, String), (i64, i64)>,
+    /// What a merchant sent in red packets on a Shanghai day: (mch_id, yyyymmdd) → fen.
+    pub daily_sent: HashMap<(String, String), i64>,
     pub v3: HashMap<String, V3Account>,
     pub coupons: HashMap<(String, String), Coupon>,
     pub alipay: HashMap<String, AliAccount>,
-    pub vouchers: HashMap<(String, String), Voucher>,
+    /// By (app_id, template_id, out_biz_no).
+    pub vouchers: HashMap<(String, String, String), Voucher>,
     pub effects: Vec<Effect>,
     /// Refusals by error code (for benchmarks and operators).
     pub refusals: HashMap<String, u64>,
@@ -146,6 +237,27 @@ pub struct World {
 
 /// Red packets not opened within this are refunded (sandbox clock).
 pub const REFUND_AFTER_MS: i64 = 24 * 3600 * 1000;
+
+impl Default for World {
+    fn default() -> World {
+        World {
+            clock_offset_ms: 0,
+            faults: Faults::none(),
+            v2: HashMap::new(),
+            redpacks: HashMap::new(),
+            transfers: HashMap::new(),
+            daily: HashMap::new(),
+            daily_sent: HashMap::new(),
+            v3: HashMap::new(),
+            coupons: HashMap::new(),
+            alipay: HashMap::new(),
+            vouchers: HashMap::new(),
+            effects: Vec::new(),
+            refusals: HashMap::new(),
+            seq: 0,
+        }
+    }
+}
 
 impl World {
     pub fn now(&self) -> i64 {
@@ -176,14 +288,30 @@ impl World {
         });
     }
 
-    /// Moves unopened red packets past 24 hours to REFUND, crediting the merchant back.
+    /// Moves time-driven states on: SENDING → SENT and PROCESSING → SUCCESS when their time
+    /// has come; unopened red packets past 24 hours to RFUND_ING (退款中), and past the refund's
+    /// own time to REFUND, crediting the merchant back.
     pub fn settle_refunds(&mut self) {
         let now = self.now();
+        let refunding = self.faults.refunding_seconds as i64 * 1000;
         let mut back: Vec<(String, i64)> = Vec::new();
-        for r in self.redpacks.values_mut() {
+        for t in self.transfers.values_mut().filter(|t| !t.pinned) {
+            if t.status == TransferStatus::Processing && now >= t.ready_at {
+                t.status = TransferStatus::Success;
+            }
+        }
+        for r in self.redpacks.values_mut().filter(|r| !r.pinned) {
+            if r.status == RedpackStatus::Sending && now >= r.ready_at {
+                r.status = RedpackStatus::Sent;
+            }
             if r.status == RedpackStatus::Sent && now >= r.sent_at + REFUND_AFTER_MS {
+                r.status = RedpackStatus::Refunding;
+            }
+            if r.status == RedpackStatus::Refunding
+                && now >= r.sent_at + REFUND_AFTER_MS + refunding
+            {
                 r.status = RedpackStatus::Refund;
-                r.refund_time = Some(r.sent_at + REFUND_AFTER_MS);
+                r.refund_time = Some(r.sent_at + REFUND_AFTER_MS + refunding);
                 back.push((r.mch_id.clone(), r.amount));
             }
         }

@@ -66,11 +66,35 @@ pub async fn put_wechat_v2(
             None => None,
             Some(p) => Some(pem_decode(&p).map_err(|e| format!("certPem {e}"))?.1),
         };
+        let limit = |f: &str, default_yuan: i64| -> Result<i64, String> {
+            Ok(o.opt_money(f)
+                .map_err(|e| e.message)?
+                .map(|f| f.0)
+                .unwrap_or(default_yuan * 100))
+        };
         Ok(V2Account {
             api_key,
             app_ids,
             balance_fen,
             cert_der,
+            sign_answers: o
+                .opt_bool("signAnswers")
+                .map_err(|e| e.message)?
+                .unwrap_or(false),
+            // 商户单日出资金额上限—100万元；单用户单日收款金额上限—1000元 (handsomegyr/wechat
+            // Qy/Pay.php:L175-178, the red-packet product rules).
+            daily_amount_limit: limit("dailyAmountLimit", 1_000_000)?,
+            user_daily_amount_limit: limit("userDailyAmountLimit", 1_000)?,
+            scene_range: (
+                o.opt_money("sceneMinAmount")
+                    .map_err(|e| e.message)?
+                    .map(|f| f.0.max(30))
+                    .unwrap_or(100),
+                o.opt_money("sceneMaxAmount")
+                    .map_err(|e| e.message)?
+                    .map(|f| f.0.min(499_900))
+                    .unwrap_or(20_000),
+            ),
             recent_sends: Default::default(),
         })
     })();
@@ -128,7 +152,8 @@ pub async fn put_wechat_v3(
                 .get("maxPerSecond")
                 .map(|m| int(m, "maxPerSecond"))
                 .transpose()?
-                .unwrap_or(1000)
+                // 发放代金券: "频率限制:500/s" (pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter9_1_2.shtml).
+                .unwrap_or(500)
                 .max(1) as usize,
             recent: Default::default(),
             stocks,
@@ -184,6 +209,10 @@ pub async fn put_alipay(
             );
         }
         Ok(AliAccount {
+            insufficient_permissions: v
+                .get("insufficientPermissions")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             app_public_key,
             alipay_private_key: Arc::new(key),
             activities,
@@ -213,20 +242,22 @@ pub async fn put_faults(State(s): State<Shared>, Json(v): Json<Value>) -> Respon
                 .ok_or_else(|| format!("{f} must be a rate between 0 and 1")),
         }
     };
+    let flag = |f: &str| v.get(f).and_then(Value::as_bool).unwrap_or(false);
+    let secs = |f: &str, default: u64, max: u64| {
+        v.get(f).and_then(Value::as_u64).unwrap_or(default).min(max)
+    };
     let f = (|| -> Result<Faults, String> {
         Ok(Faults {
             system_error: rate("systemError")?,
             timeout: rate("timeout")?,
             not_enough: rate("notEnough")?,
-            enforce_time_limit: v
-                .get("enforceTimeLimit")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            timeout_seconds: v
-                .get("timeoutSeconds")
-                .and_then(Value::as_u64)
-                .unwrap_or(15)
-                .min(300),
+            enforce_time_limit: flag("enforceTimeLimit"),
+            timeout_seconds: secs("timeoutSeconds", 15, 300),
+            processing: rate("processing")?,
+            processing_seconds: secs("processingSeconds", 60, 86_400),
+            v2_return_code_fail: flag("v2ReturnCodeFail"),
+            v3_unsigned_errors: flag("v3UnsignedErrors"),
+            refunding_seconds: secs("refundingSeconds", 600, 86_400),
         })
     })();
     match f {
@@ -267,6 +298,84 @@ pub async fn claim(State(s): State<Shared>, Path(billno): Path<String>) -> Respo
             )
                 .into_response(),
         }
+    })
+}
+
+/// Puts a red packet in any of gethbinfo's states (SENDING, SENT, FAILED, RECEIVED, RFUND_ING,
+/// REFUND), so that every documented answer can be produced on demand.
+pub async fn redpack_state(
+    State(s): State<Shared>,
+    Path(billno): Path<String>,
+    Json(v): Json<Value>,
+) -> Response {
+    let Some(status) = v["status"].as_str().and_then(RedpackStatus::parse) else {
+        return bad("status must be SENDING, SENT, FAILED, RECEIVED, RFUND_ING or REFUND");
+    };
+    s.with(|st| {
+        let now = st.now();
+        let Some(r) = st.redpacks.get_mut(&billno) else {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": "no such red packet"})),
+            )
+                .into_response();
+        };
+        let was_paid = r.status != RedpackStatus::Failed;
+        r.status = status;
+        // Held there until the next knob: no automatic move on.
+        r.pinned = true;
+        match status {
+            RedpackStatus::Received => r.rcv_time = Some(now),
+            RedpackStatus::Refund => r.refund_time = Some(now),
+            RedpackStatus::Failed => {
+                r.reason = Some(v["reason"].as_str().unwrap_or("余额不足").to_string())
+            }
+            _ => {}
+        }
+        // A red packet that failed to send was never a payout.
+        if was_paid && status == RedpackStatus::Failed {
+            let (mch, amount) = (r.mch_id.clone(), r.amount);
+            st.effects.retain(|e| e.key != billno);
+            if let Some(a) = st.v2.get_mut(&mch) {
+                a.balance_fen += amount;
+            }
+        }
+        ok(json!({"mchBillno": billno, "status": status.as_str()}))
+    })
+}
+
+/// Puts a transfer in any of gettransferinfo's states (PROCESSING, SUCCESS, FAILED).
+pub async fn transfer_state(
+    State(s): State<Shared>,
+    Path(trade_no): Path<String>,
+    Json(v): Json<Value>,
+) -> Response {
+    let Some(status) = v["status"].as_str().and_then(TransferStatus::parse) else {
+        return bad("status must be PROCESSING, SUCCESS or FAILED");
+    };
+    s.with(|st| {
+        let Some(t) = st
+            .transfers
+            .iter_mut()
+            .find(|((_, k), _)| *k == trade_no)
+            .map(|(_, t)| t)
+        else {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": "no such transfer"})),
+            )
+                .into_response();
+        };
+        let was_paid = t.status != TransferStatus::Failed;
+        t.status = status;
+        t.pinned = true;
+        if status == TransferStatus::Failed {
+            t.reason = Some(v["reason"].as_str().unwrap_or("余额不足").to_string());
+            if was_paid {
+                st.effects.retain(|e| e.key != trade_no);
+            }
+        }
+        ok(json!({"partnerTradeNo": trade_no, "status": status.as_str()}))
     })
 }
 

@@ -33,7 +33,7 @@ fn xml_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
 
-/// `return_code=FAIL`: the message never reached the business logic.
+/// `return_code=FAIL` without `err_code`: the message never reached the business logic.
 fn return_fail(msg: &str) -> Response {
     let mut p = Params::new();
     p.insert("return_code".into(), "FAIL".into());
@@ -41,26 +41,49 @@ fn return_fail(msg: &str) -> Response {
     xml_response(xml::write(&p))
 }
 
-/// A business answer, signed with the account's key when `key` is given.
-fn answer(mut p: Params, key: Option<(&str, SignType)>) -> Response {
-    p.insert("return_code".into(), "SUCCESS".into());
-    p.entry("return_msg".into()).or_insert_with(|| "OK".into());
-    if let Some((k, t)) = key {
-        let s = v2::sign(&p, k, t);
-        p.insert("sign".into(), s);
+/// How this account's answers are written. Real red-packet and transfer answers carry no `sign`
+/// (WxJava issue #140 quotes one; chanxuehong/wechat PR #220); `signAnswers` adds one (MD5),
+/// as the old documents' field tables claim, to exercise a client's check of a present sign.
+/// Business failures come as `return_code=SUCCESS` + `result_code=FAIL` + `err_code` (WxJava
+/// #1034 SIGN_ERROR; MONEY_LIMIT pastes), except those known to come behind `return_code=FAIL`:
+/// SYSTEMERROR (seed 002's failure example; the transfers and gethbinfo doc samples) and a red
+/// packet's NOTENOUGH (a real answer pasted in public code). `v2ReturnCodeFail` puts every
+/// business failure in seed 002's shape.
+#[derive(Clone)]
+struct Reply {
+    key: Option<String>,
+    all_fail_shape: bool,
+}
+
+impl Reply {
+    fn answer(&self, mut p: Params) -> Response {
+        p.entry("return_code".into())
+            .or_insert_with(|| "SUCCESS".into());
+        p.entry("return_msg".into()).or_insert_with(|| "OK".into());
+        if let Some(k) = &self.key {
+            let s = v2::sign(&p, k, SignType::Md5);
+            p.insert("sign".into(), s);
+        }
+        xml_response(xml::write(&p))
     }
-    xml_response(xml::write(&p))
+
+    fn fail_with(&self, mut base: Params, code: &str, des: &str, fail_shape: bool) -> Response {
+        base.insert("result_code".into(), "FAIL".into());
+        base.insert("err_code".into(), code.into());
+        base.insert("err_code_des".into(), des.into());
+        base.insert("return_msg".into(), des.into());
+        if fail_shape || self.all_fail_shape {
+            base.insert("return_code".into(), "FAIL".into());
+        }
+        self.answer(base)
+    }
+
+    fn fail(&self, base: Params, code: &str, des: &str) -> Response {
+        self.fail_with(base, code, des, code == "SYSTEMERROR")
+    }
 }
 
-fn fail(mut base: Params, code: &str, des: &str, key: Option<(&str, SignType)>) -> Response {
-    base.insert("result_code".into(), "FAIL".into());
-    base.insert("err_code".into(), code.into());
-    base.insert("err_code_des".into(), des.into());
-    base.insert("return_msg".into(), des.into());
-    answer(base, key)
-}
-
-/// The checks every v2 call shares: XML, merchant, signature, client certificate.
+/// The checks every v2 call shares: XML, merchant, client certificate, signature.
 /// `mch_field` is `mch_id` for red packets and queries, `mchid` for transfers.
 #[allow(clippy::result_large_err)] // the refusal is the answer itself, sent as it is
 fn authenticate(
@@ -68,19 +91,15 @@ fn authenticate(
     body: &str,
     mch_field: &str,
     peer: Option<&PeerCert>,
-) -> Result<(Params, String, SignType), Response> {
+) -> Result<(Params, Reply), Response> {
     let p = xml::parse(body).map_err(|_| return_fail("XML格式错误"))?;
     let mch = p.get(mch_field).cloned().unwrap_or_default();
     let Some(acct) = st.v2.get(&mch) else {
         return Err(return_fail("mch_id参数错误或商户号不存在"));
     };
-    let Some(t) = SignType::parse(p.get("sign_type").map(String::as_str)) else {
-        return Err(fail(
-            Params::new(),
-            "PARAM_ERROR",
-            "sign_type参数错误",
-            None,
-        ));
+    let reply = Reply {
+        key: acct.sign_answers.then(|| acct.api_key.clone()),
+        all_fail_shape: st.faults.v2_return_code_fail,
     };
     // The certificate is checked first, as the real host's TLS front does.
     if let Some(want) = &acct.cert_der {
@@ -88,18 +107,21 @@ fn authenticate(
             .and_then(|c| c.0.as_ref())
             .is_some_and(|got| got == want);
         if !ok {
-            return Err(fail(
+            return Err(reply.fail(
                 Params::new(),
                 "CA_ERROR",
                 "请求未携带证书或证书与商户号不匹配",
-                None,
             ));
         }
     }
-    if !v2::verify(&p, &acct.api_key, t) {
-        return Err(fail(Params::new(), "SIGN_ERROR", "签名错误", None));
+    // MD5 only, and `sign_type` is not one of these calls' parameters: a request that signs it
+    // (or signs with HMAC-SHA256) fails (WxJava issues #570, #726; weixin-popular #125).
+    let mut signed = p.clone();
+    signed.remove("sign_type");
+    if !v2::verify(&signed, &acct.api_key, SignType::Md5) {
+        return Err(reply.fail(Params::new(), "SIGN_ERROR", "签名错误"));
     }
-    Ok((p, acct.api_key.clone(), t))
+    Ok((p, reply))
 }
 
 fn required(p: &Params, fields: &[&str]) -> Result<(), String> {
@@ -161,12 +183,25 @@ pub async fn sendminiprogramhb(
     deliver(s.with(|st| send(st, &body, peer.as_deref(), true))).await
 }
 
+/// A field's width in UTF-8 bytes, as WeChat counts it (JeffreySu/WeiXinMPSDK PR #947).
+fn too_long(p: &Params, widths: &[(&str, usize, &str)]) -> Option<String> {
+    widths
+        .iter()
+        .find(|(f, n, _)| p.get(*f).is_some_and(|v| v.len() > *n))
+        .map(|(_, _, msg)| msg.to_string())
+}
+
+/// mch_billno: String(28) of 0-9a-zA-Z; mch_id + yyyymmdd + 10 digits is only the document's
+/// suggestion (handsomegyr/wechat Qy/Pay.php:L219 取值范围：0~9，a~z，A~Z … 组成参考).
+fn billno_ok(b: &str) -> bool {
+    (1..=28).contains(&b.len()) && b.bytes().all(|c| c.is_ascii_alphanumeric())
+}
+
 fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answer {
-    let (p, key, t) = match authenticate(st, body, "mch_id", peer) {
+    let (p, r) = match authenticate(st, body, "mch_id", peer) {
         Ok(x) => x,
-        Err(r) => return Answer::Now(r),
+        Err(resp) => return Answer::Now(resp),
     };
-    let k = Some((key.as_str(), t));
     let g = |f: &str| p.get(f).cloned().unwrap_or_default();
     let (mch, billno, appid, openid) = (g("mch_id"), g("mch_billno"), g("wxappid"), g("re_openid"));
     let mut base = Params::new();
@@ -179,6 +214,7 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
     ] {
         base.insert(f.into(), g(f));
     }
+    let now_fail = |code: &str, des: &str| Answer::Now(r.fail(base.clone(), code, des));
     let mut need = vec![
         "nonce_str",
         "mch_billno",
@@ -198,94 +234,112 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
         need.push("client_ip");
     }
     if let Err(e) = required(&p, &need) {
-        return Answer::Now(fail(base, "PARAM_ERROR", &e, k));
+        return now_fail("PARAM_ERROR", &e);
     }
     if mini && g("notify_way") != "MINI_PROGRAM_JSAPI" {
-        return Answer::Now(fail(base, "PARAM_ERROR", "notify_way参数错误", k));
+        return now_fail("PARAM_ERROR", "notify_way参数错误");
     }
     let acct = st.v2.get(&mch).expect("authenticated");
     if !acct.app_ids.is_empty() && !acct.app_ids.contains(&appid) {
-        return Answer::Now(fail(base, "PARAM_ERROR", "wxappid与商户号不匹配", k));
+        return now_fail("PARAM_ERROR", "商户号和wxappid不匹配");
     }
-    let fmt_ok = billno.len() == mch.len() + 18
-        && billno.starts_with(&mch)
-        && billno.bytes().all(|b| b.is_ascii_digit());
-    if !fmt_ok {
-        return Answer::Now(fail(
-            base,
-            "PARAM_ERROR",
-            "mch_billno格式错误：应为mch_id+yyyymmdd+10位数字",
-            k,
-        ));
+    if !billno_ok(&billno) {
+        return now_fail("PARAM_ERROR", "参数错误:订单号字段必填,最长为28个字符.");
     }
     let Ok(amount) = g("total_amount").parse::<i64>() else {
-        return Answer::Now(fail(base, "PARAM_ERROR", "total_amount参数错误", k));
+        return now_fail("PARAM_ERROR", "红包金额参数错误");
     };
     if g("total_num") != "1" {
-        return Answer::Now(fail(base, "PARAM_ERROR", "total_num必须为1", k));
+        return now_fail("PARAM_ERROR", "total_num必须为1");
+    }
+    // The old page's own messages for these widths (a copy in a Go comment; see policy.rs).
+    if let Some(msg) = too_long(
+        &p,
+        &[
+            ("send_name", 32, "send_name字段为必填并且少于32字符"),
+            (
+                "act_name",
+                32,
+                "参数错误:act_name字段必填,并且少于32个字符.",
+            ),
+            ("wishing", 128, "wishing字段为必填,并且少于128个字符"),
+            ("remark", 256, "remark字段为必填,并且少于256字符"),
+        ],
+    ) {
+        return now_fail("PARAM_ERROR", &msg);
+    }
+    let scene = g("scene_id");
+    if !scene.is_empty() && !rewardgate_core::catalog::SCENE_IDS.contains(&scene.as_str()) {
+        return now_fail("PARAM_ERROR", "scene_id参数错误");
     }
     if !openid_ok(&openid) {
-        return Answer::Now(fail(base, "OPENID_ERROR", "Openid错误", k));
+        return now_fail("OPENID_ERROR", "Openid错误");
     }
     let fingerprint = format!("{mini}|{appid}|{openid}|{amount}|{}", g("act_name"));
     st.settle_refunds();
-    if let Some(r) = st.redpacks.get(&billno) {
-        if r.fingerprint != fingerprint {
-            return Answer::Now(fail(
+    if let Some(rp) = st.redpacks.get(&billno) {
+        if rp.fingerprint != fingerprint {
+            return now_fail("FATAL_ERROR", "openid和原始单参数不一致");
+        }
+        return Answer::Now(match rp.status {
+            RedpackStatus::Sending => r.fail(
                 base,
-                "FATAL_ERROR",
-                "更换了openid、金额等参数，请使用原参数重试",
-                k,
-            ));
-        }
-        let mut ok = base.clone();
-        ok.insert("result_code".into(), "SUCCESS".into());
-        ok.insert("err_code".into(), "SUCCESS".into());
-        ok.insert("err_code_des".into(), "发放成功".into());
-        ok.insert("send_listid".into(), r.send_listid.clone());
-        if let Some(pk) = &r.package {
-            ok.insert("package".into(), pk.clone());
-        }
-        return Answer::Now(answer(ok, k));
+                "PROCESSING",
+                "请求已受理，请稍后使用原单号查询发放结果",
+            ),
+            RedpackStatus::Failed => r.fail(
+                base,
+                "SEND_FAILED",
+                "该红包已经发放失败，如果需要重新发放，请更换单号再发放",
+            ),
+            _ => {
+                let mut ok = base;
+                ok.insert("result_code".into(), "SUCCESS".into());
+                ok.insert("err_code".into(), "SUCCESS".into());
+                ok.insert("err_code_des".into(), "发放成功".into());
+                ok.insert("send_listid".into(), rp.send_listid.clone());
+                if let Some(pk) = &rp.package {
+                    ok.insert("package".into(), pk.clone());
+                }
+                r.answer(ok)
+            }
+        });
     }
-    let max = if p.get("scene_id").is_some_and(|v| !v.is_empty()) {
-        499_900
+    // 1–200 yuan without a scene (seed 002); with one (required outside that range), the range
+    // the merchant set on its platform, between 0.30 and 4999 yuan (Qy/Pay.php:L181; WxJava
+    // issue #802: with scene_id still "1-200元" until the minimum is lowered).
+    let (min, max) = if scene.is_empty() {
+        (100, 20_000)
     } else {
-        20_000
+        st.v2.get(&mch).expect("authenticated").scene_range
     };
-    if !(100..=max).contains(&amount) {
-        return Answer::Now(fail(
-            base,
+    if !(min..=max).contains(&amount) {
+        return now_fail(
             "MONEY_LIMIT",
-            "每个红包的平均金额必须在1.00元到200.00元之间",
-            k,
-        ));
+            "每个红包的平均金额必须在1.00元到200.00元之间.",
+        );
     }
     if openid.starts_with("oRISK") {
-        return Answer::Now(fail(
-            base,
-            "NO_AUTH",
-            "发放失败，此请求可能存在风险，已被微信拦截",
-            k,
-        ));
+        return now_fail("NO_AUTH", "发放失败，此请求可能存在风险，已被微信拦截");
     }
     let now = st.now();
     if st.faults.enforce_time_limit && shanghai_hour(now) < 8 {
-        return Answer::Now(fail(
-            base,
+        return now_fail(
             "TIME_LIMITED",
             "企业红包的发送时间受限，请北京时间0:00-8:00以外发送",
-            k,
-        ));
+        );
     }
     let faults = st.faults.clone();
-    if roll() < faults.not_enough {
-        return Answer::Now(fail(
-            base,
+    let not_enough = || {
+        Answer::Now(r.fail_with(
+            base.clone(),
             "NOTENOUGH",
             "帐号余额不足，请到商户平台充值后再重试",
-            k,
-        ));
+            true,
+        ))
+    };
+    if roll() < faults.not_enough {
+        return not_enough();
     }
     let acct = st.v2.get_mut(&mch).expect("authenticated");
     while acct
@@ -297,39 +351,48 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
     }
     if acct.recent_sends.len() >= PER_MINUTE {
         st.refused("SECOND_OVER_LIMITED");
-        return Answer::Now(fail(
-            base,
+        return now_fail(
             "SECOND_OVER_LIMITED",
             "企业红包的按分钟发放受限，每分钟发送红包数量不得超过1800个",
-            k,
-        ));
+        );
     }
-    let day_key = (mch.clone(), openid.clone(), shanghai_ymd(now));
-    if st.daily.get(&day_key).copied().unwrap_or(0) >= PER_USER_DAY {
-        return Answer::Now(fail(
-            base,
-            "SENDNUM_LIMIT",
-            "该用户今日领取红包个数超过限制",
-            k,
-        ));
+    let (limit_mch, limit_user) = (acct.daily_amount_limit, acct.user_daily_amount_limit);
+    let ymd = shanghai_ymd(now);
+    let day_key = (mch.clone(), openid.clone(), ymd.clone());
+    let (count, received) = st.daily.get(&day_key).copied().unwrap_or((0, 0));
+    if count >= PER_USER_DAY {
+        return now_fail("SENDNUM_LIMIT", "该用户今日领取红包个数超过限制");
+    }
+    if received + amount > limit_user {
+        return now_fail(
+            "RCVDAMOUNT_LIMIT",
+            "该用户今日领取金额超过限制，如有需要请登录微信支付商户平台更改API安全配置",
+        );
+    }
+    let sent_key = (mch.clone(), ymd);
+    if st.daily_sent.get(&sent_key).copied().unwrap_or(0) + amount > limit_mch {
+        return now_fail(
+            "SENDAMOUNT_LIMIT",
+            "您的商户号今日发放金额超过限制，如有需要请登录微信支付商户平台更改API安全配置",
+        );
     }
     let acct = st.v2.get_mut(&mch).expect("authenticated");
     if acct.balance_fen < amount {
-        return Answer::Now(fail(
-            base,
-            "NOTENOUGH",
-            "帐号余额不足，请到商户平台充值后再重试",
-            k,
-        ));
+        return not_enough();
     }
-    // An injected SYSTEMERROR or timeout may or may not have granted, as upstream.
-    let system_error = roll() < faults.system_error;
-    let timeout = !system_error && roll() < faults.timeout;
-    let grants = !(system_error || timeout) || roll() < 0.5;
+    // An injected SYSTEMERROR or timeout may or may not have granted, as upstream; an injected
+    // PROCESSING has (the red packet is SENDING for a while).
+    let processing = roll() < faults.processing;
+    let system_error = !processing && roll() < faults.system_error;
+    let timeout = !processing && !system_error && roll() < faults.timeout;
+    let grants = processing || !(system_error || timeout) || roll() < 0.5;
     if grants {
         acct.balance_fen -= amount;
         acct.recent_sends.push_back(now);
-        *st.daily.entry(day_key).or_insert(0) += 1;
+        let e = st.daily.entry(day_key).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += amount;
+        *st.daily_sent.entry(sent_key).or_insert(0) += amount;
         let listid = st.next_id("1000041701");
         let package = mini.then(|| {
             format!(
@@ -346,10 +409,17 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
                 amount,
                 send_listid: listid.clone(),
                 sent_at: now,
-                status: RedpackStatus::Sent,
+                status: if processing {
+                    RedpackStatus::Sending
+                } else {
+                    RedpackStatus::Sent
+                },
                 rcv_time: None,
                 refund_time: None,
                 package: package.clone(),
+                ready_at: now + faults.processing_seconds as i64 * 1000,
+                reason: None,
+                pinned: false,
             },
         );
         st.record(
@@ -367,8 +437,15 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
             base.insert("package".into(), pk);
         }
     }
+    if processing {
+        return Answer::Now(r.fail(
+            base,
+            "PROCESSING",
+            "请求已受理，请稍后使用原单号查询发放结果",
+        ));
+    }
     if system_error {
-        return Answer::Now(fail(base, "SYSTEMERROR", "系统繁忙，请再试", k));
+        return Answer::Now(r.fail(base, "SYSTEMERROR", "系统繁忙,请稍后再试."));
     }
     let mut ok = base;
     ok.insert("result_code".into(), "SUCCESS".into());
@@ -376,13 +453,13 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
     ok.insert("err_code_des".into(), "发放成功".into());
     if timeout {
         let late = if grants {
-            answer(ok, k)
+            r.answer(ok)
         } else {
-            fail(Params::new(), "SYSTEMERROR", "系统繁忙，请再试", k)
+            r.fail(Params::new(), "SYSTEMERROR", "系统繁忙,请稍后再试.")
         };
         return Answer::Late(late, faults.timeout_seconds);
     }
-    Answer::Now(answer(ok, k))
+    Answer::Now(r.answer(ok))
 }
 
 pub async fn gethbinfo(
@@ -391,55 +468,56 @@ pub async fn gethbinfo(
     body: String,
 ) -> Response {
     s.with(|st| {
-        let (p, key, t) = match authenticate(st, &body, "mch_id", peer.as_deref()) {
+        let (p, r) = match authenticate(st, &body, "mch_id", peer.as_deref()) {
             Ok(x) => x,
-            Err(r) => return r,
+            Err(resp) => return resp,
         };
-        let k = Some((key.as_str(), t));
         let g = |f: &str| p.get(f).cloned().unwrap_or_default();
         if let Err(e) = required(&p, &["nonce_str", "mch_billno", "mch_id", "appid", "bill_type"]) {
-            return fail(Params::new(), "PARAM_ERROR", &e, k);
+            return r.fail(Params::new(), "PARAM_ERROR", &e);
         }
         st.settle_refunds();
         let billno = g("mch_billno");
-        let Some(r) = st.redpacks.get(&billno).filter(|r| r.mch_id == g("mch_id")) else {
-            return fail(Params::new(), "NOT_FOUND", "指定单号数据不存在", k);
+        let mut base = Params::new();
+        base.insert("mch_billno".into(), billno.clone());
+        base.insert("mch_id".into(), g("mch_id"));
+        let Some(rp) = st.redpacks.get(&billno).filter(|x| x.mch_id == g("mch_id")) else {
+            // The doc sample's shape: return_code FAIL + result_code FAIL (Pay337.php:L637-647).
+            return r.fail_with(base, "NOT_FOUND", "指定单号数据不存在", true);
         };
-        let mut a = Params::new();
+        let mut a = base;
         a.insert("result_code".into(), "SUCCESS".into());
         a.insert("err_code".into(), "SUCCESS".into());
         a.insert("err_code_des".into(), "OK".into());
-        a.insert("mch_billno".into(), billno.clone());
-        a.insert("mch_id".into(), r.mch_id.clone());
-        a.insert("detail_id".into(), r.send_listid.clone());
-        let status = match r.status {
-            RedpackStatus::Sent => "SENT",
-            RedpackStatus::Received => "RECEIVED",
-            RedpackStatus::Refund => "REFUND",
-        };
-        a.insert("status".into(), status.into());
+        a.insert("detail_id".into(), rp.send_listid.clone());
+        a.insert("status".into(), rp.status.as_str().into());
         a.insert("send_type".into(), "API".into());
         a.insert("hb_type".into(), "NORMAL".into());
         a.insert("total_num".into(), "1".into());
-        a.insert("total_amount".into(), r.amount.to_string());
-        a.insert("send_time".into(), wx_time(r.sent_at));
-        if let Some(rt) = r.refund_time {
-            a.insert("refund_time".into(), wx_time(rt));
-            a.insert("refund_amount".into(), r.amount.to_string());
+        a.insert("total_amount".into(), rp.amount.to_string());
+        a.insert("send_time".into(), wx_time(rp.sent_at));
+        if let Some(reason) = &rp.reason {
+            a.insert("reason".into(), reason.clone());
         }
-        let hblist = match r.rcv_time {
+        if let Some(rt) = rp.refund_time {
+            a.insert("refund_time".into(), wx_time(rt));
+            a.insert("refund_amount".into(), rp.amount.to_string());
+        }
+        let hblist = match rp.rcv_time {
             Some(rcv) => format!(
                 "<hblist><hbinfo><openid><![CDATA[{}]]></openid><amount>{}</amount><rcv_time><![CDATA[{}]]></rcv_time></hbinfo></hblist>",
-                r.openid,
-                r.amount,
+                rp.openid,
+                rp.amount,
                 wx_time(rcv)
             ),
             None => String::new(),
         };
         a.insert("return_code".into(), "SUCCESS".into());
         a.insert("return_msg".into(), "OK".into());
-        let sig = v2::sign(&a, &key, t);
-        a.insert("sign".into(), sig);
+        if let Some(k) = &r.key {
+            let sig = v2::sign(&a, k, SignType::Md5);
+            a.insert("sign".into(), sig);
+        }
         xml_response(xml::write_with(&a, &hblist))
     })
 }
@@ -452,14 +530,16 @@ pub async fn transfers(
     deliver(s.with(|st| transfer(st, &body, peer.as_deref()))).await
 }
 
-/// The smallest transfer, in fen.
+/// The smallest and the largest transfer, in fen: 0.30 yuan (cnblogs imzhi/p/17292390 "支持
+/// 0.3~200元"; developers.weixin.qq.com 000c2e8e97cc501217f93044356400) and 500 yuan a payment
+/// (the per-payment cap this project's operators have; WeChat documents it as a merchant setting).
 pub const MIN_TRANSFER: i64 = 30;
+pub const MAX_TRANSFER: i64 = 50_000;
 
 fn transfer(st: &mut World, body: &str, peer: Option<&PeerCert>) -> Answer {
-    // Transfers' answers carry no signature upstream either.
-    let (p, _key, _t) = match authenticate(st, body, "mchid", peer) {
+    let (p, r) = match authenticate(st, body, "mchid", peer) {
         Ok(x) => x,
-        Err(r) => return Answer::Now(r),
+        Err(resp) => return Answer::Now(resp),
     };
     let g = |f: &str| p.get(f).cloned().unwrap_or_default();
     let (mch, appid, trade_no, openid) = (
@@ -473,6 +553,7 @@ fn transfer(st: &mut World, body: &str, peer: Option<&PeerCert>) -> Answer {
     base.insert("mchid".into(), mch.clone());
     base.insert("nonce_str".into(), rewardgate_channels::nonce(32));
     base.insert("partner_trade_no".into(), trade_no.clone());
+    let now_fail = |code: &str, des: &str| Answer::Now(r.fail(base.clone(), code, des));
     if let Err(e) = required(
         &p,
         &[
@@ -486,62 +567,67 @@ fn transfer(st: &mut World, body: &str, peer: Option<&PeerCert>) -> Answer {
             "desc",
         ],
     ) {
-        return Answer::Now(fail(base, "PARAM_ERROR", &e, None));
+        return now_fail("PARAM_ERROR", &e);
     }
     let acct = st.v2.get(&mch).expect("authenticated");
     if !acct.app_ids.is_empty() && !acct.app_ids.contains(&appid) {
-        return Answer::Now(fail(base, "PARAM_ERROR", "mch_appid与商户号不匹配", None));
+        return now_fail("PARAM_ERROR", "mch_appid与商户号不匹配");
     }
     if trade_no.len() > 32 || !trade_no.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Answer::Now(fail(base, "PARAM_ERROR", "partner_trade_no格式错误", None));
+        return now_fail("PARAM_ERROR", "参数错误：输入的商户订单号有误");
     }
     let check = g("check_name");
     if check != "NO_CHECK" && check != "FORCE_CHECK" {
-        return Answer::Now(fail(base, "PARAM_ERROR", "check_name参数错误", None));
+        return now_fail("PARAM_ERROR", "check_name参数错误");
     }
     let Ok(amount) = g("amount").parse::<i64>() else {
-        return Answer::Now(fail(base, "PARAM_ERROR", "amount参数错误", None));
+        return now_fail("PARAM_ERROR", "amount参数错误");
     };
     if !openid_ok(&openid) {
-        return Answer::Now(fail(
-            base,
-            "OPENID_ERROR",
-            "Openid格式错误或者不属于商家公众账号",
-            None,
-        ));
+        return now_fail("OPENID_ERROR", "Openid格式错误或者不属于商家公众账号");
     }
-    let fingerprint = format!("{appid}|{openid}|{amount}|{check}");
+    // "重入必须保证所有参数值都不变" (the transfers table's FATAL_ERROR row).
+    let fingerprint = format!("{appid}|{openid}|{amount}|{check}|{}", g("desc"));
     let tk = (mch.clone(), trade_no.clone());
+    st.settle_refunds();
     if let Some(t) = st.transfers.get(&tk) {
         if t.fingerprint != fingerprint {
-            return Answer::Now(fail(
-                base,
-                "PARAM_ERROR",
-                "商户订单号重复，请使用原参数重试",
-                None,
-            ));
+            return now_fail(
+                "FATAL_ERROR",
+                "两次请求商户单号一样，但是参数不一致，请使用原参数重试",
+            );
         }
-        let mut ok = base;
-        ok.insert("result_code".into(), "SUCCESS".into());
-        ok.insert("payment_no".into(), t.payment_no.clone());
-        ok.insert("payment_time".into(), wx_time(t.payment_time));
-        return Answer::Now(answer(ok, None));
+        return Answer::Now(match t.status {
+            TransferStatus::Success => {
+                let mut ok = base;
+                ok.insert("result_code".into(), "SUCCESS".into());
+                ok.insert("payment_no".into(), t.payment_no.clone());
+                ok.insert("payment_time".into(), wx_time(t.payment_time));
+                r.answer(ok)
+            }
+            TransferStatus::Processing => r.fail(base, "SYSTEMERROR", "系统繁忙,请稍后再试."),
+            TransferStatus::Failed => r.fail(base, "SEND_FAILED", "付款错误，请查单确认付款结果"),
+        });
     }
-    if amount < MIN_TRANSFER {
-        return Answer::Now(fail(base, "AMOUNT_LIMIT", "付款金额不能小于最低限额", None));
+    if !(MIN_TRANSFER..=MAX_TRANSFER).contains(&amount) {
+        return now_fail(
+            "AMOUNT_LIMIT",
+            "付款金额超出限制。低于最小金额0.30元或累计超过500.00元。",
+        );
     }
     let faults = st.faults.clone();
     if roll() < faults.not_enough {
-        return Answer::Now(fail(base, "NOTENOUGH", "余额不足", None));
+        return now_fail("NOTENOUGH", "余额不足");
     }
     let now = st.now();
     let acct = st.v2.get_mut(&mch).expect("authenticated");
     if acct.balance_fen < amount {
-        return Answer::Now(fail(base, "NOTENOUGH", "余额不足", None));
+        return now_fail("NOTENOUGH", "余额不足");
     }
-    let system_error = roll() < faults.system_error;
-    let timeout = !system_error && roll() < faults.timeout;
-    let grants = !(system_error || timeout) || roll() < 0.5;
+    let processing = roll() < faults.processing;
+    let system_error = !processing && roll() < faults.system_error;
+    let timeout = !processing && !system_error && roll() < faults.timeout;
+    let grants = processing || !(system_error || timeout) || roll() < 0.5;
     let mut ok = base.clone();
     if grants {
         acct.balance_fen -= amount;
@@ -549,6 +635,14 @@ fn transfer(st: &mut World, body: &str, peer: Option<&PeerCert>) -> Answer {
         st.transfers.insert(
             tk,
             Transfer {
+                status: if processing {
+                    TransferStatus::Processing
+                } else {
+                    TransferStatus::Success
+                },
+                ready_at: now + faults.processing_seconds as i64 * 1000,
+                reason: None,
+                pinned: false,
                 fingerprint,
                 openid: openid.clone(),
                 amount,
@@ -562,19 +656,19 @@ fn transfer(st: &mut World, body: &str, peer: Option<&PeerCert>) -> Answer {
         ok.insert("payment_no".into(), payment_no);
         ok.insert("payment_time".into(), wx_time(now));
     }
-    if system_error {
-        return Answer::Now(fail(base, "SYSTEMERROR", "系统繁忙，请稍后再试", None));
+    if system_error || processing {
+        return Answer::Now(r.fail(base, "SYSTEMERROR", "系统繁忙,请稍后再试."));
     }
     ok.insert("result_code".into(), "SUCCESS".into());
     if timeout {
         let late = if grants {
-            answer(ok, None)
+            r.answer(ok)
         } else {
-            fail(base, "SYSTEMERROR", "系统繁忙，请稍后再试", None)
+            r.fail(base, "SYSTEMERROR", "系统繁忙,请稍后再试.")
         };
         return Answer::Late(late, faults.timeout_seconds);
     }
-    Answer::Now(answer(ok, None))
+    Answer::Now(r.answer(ok))
 }
 
 pub async fn gettransferinfo(
@@ -583,17 +677,17 @@ pub async fn gettransferinfo(
     body: String,
 ) -> Response {
     s.with(|st| {
-        let (p, key, t) = match authenticate(st, &body, "mch_id", peer.as_deref()) {
+        let (p, r) = match authenticate(st, &body, "mch_id", peer.as_deref()) {
             Ok(x) => x,
-            Err(r) => return r,
+            Err(resp) => return resp,
         };
-        let k = Some((key.as_str(), t));
         let g = |f: &str| p.get(f).cloned().unwrap_or_default();
         if let Err(e) = required(&p, &["nonce_str", "partner_trade_no", "mch_id", "appid"]) {
-            return fail(Params::new(), "PARAM_ERROR", &e, k);
+            return r.fail(Params::new(), "PARAM_ERROR", &e);
         }
+        st.settle_refunds();
         let Some(tr) = st.transfers.get(&(g("mch_id"), g("partner_trade_no"))) else {
-            return fail(Params::new(), "NOT_FOUND", "指定单号数据不存在", k);
+            return r.fail_with(Params::new(), "NOT_FOUND", "指定单号数据不存在", true);
         };
         let mut a = Params::new();
         a.insert("result_code".into(), "SUCCESS".into());
@@ -603,12 +697,15 @@ pub async fn gettransferinfo(
         a.insert("appid".into(), tr.app_id.clone());
         a.insert("mch_id".into(), g("mch_id"));
         a.insert("detail_id".into(), tr.payment_no.clone());
-        a.insert("status".into(), "SUCCESS".into());
+        a.insert("status".into(), tr.status.as_str().into());
+        if let Some(reason) = &tr.reason {
+            a.insert("reason".into(), reason.clone());
+        }
         a.insert("openid".into(), tr.openid.clone());
         a.insert("payment_amount".into(), tr.amount.to_string());
         a.insert("transfer_time".into(), wx_time(tr.payment_time));
         a.insert("payment_time".into(), wx_time(tr.payment_time));
         a.insert("desc".into(), tr.desc.clone());
-        answer(a, k)
+        r.answer(a)
     })
 }

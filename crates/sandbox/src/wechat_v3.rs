@@ -1,18 +1,19 @@
 //! WeChat Pay API v3 stand-in: coupon send (`POST /v3/marketing/favor/users/{openid}/coupons`).
 //! Requests must carry a valid `WECHATPAY2-SHA256-RSA2048` authorization by the merchant's key
-//! and serial; every answer, errors included, is signed with the platform key. Errors are HTTP
-//! 4xx/5xx with `{"code","message"}`.
+//! and serial, over the path exactly as sent. Successes are signed with the platform key; 5xx
+//! errors come unsigned as the real ones do (a 500 SYSTEM_ERROR header dump on
+//! developers.weixin.qq.com shows no Wechatpay-* headers), 4xx signed unless `v3UnsignedErrors`.
+//! Errors are HTTP 4xx/5xx with `{"code","message"}`.
 
 use crate::Shared;
 use crate::state::*;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use rewardgate_channels::wechat_v3::{self as v3, Authorization};
 use rewardgate_core::keys::RsaPrivateKey;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A JSON answer signed as the platform signs (`Wechatpay-*` headers).
@@ -54,10 +55,11 @@ fn error(
 pub async fn send_coupon(
     State(s): State<Shared>,
     Path(openid): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let decided = s.with(|st| decide(st, &openid, &headers, &body));
+    let decided = s.with(|st| decide(st, &openid, uri.path(), &headers, &body));
     match decided {
         (r, None) => r,
         (r, Some(secs)) => {
@@ -70,6 +72,7 @@ pub async fn send_coupon(
 fn decide(
     st: &mut World,
     openid: &str,
+    path: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> (Response, Option<u64>) {
@@ -95,10 +98,10 @@ fn decide(
         ));
     };
     let key = (acct.platform_key.clone(), acct.platform_serial_no.clone());
-    let k = Some((key.0.as_ref(), key.1.as_str()));
+    let signed_errors = !st.faults.v3_unsigned_errors;
+    let k = Some((key.0.as_ref(), key.1.as_str())).filter(|_| signed_errors);
     let text = String::from_utf8_lossy(body);
-    let path = v3::coupon_path(openid);
-    let msg = v3::request_message("POST", &path, &auth.timestamp, &auth.nonce_str, &text);
+    let msg = v3::request_message("POST", path, &auth.timestamp, &auth.nonce_str, &text);
     if auth.serial_no != acct.merchant_serial_no
         || !acct
             .merchant_public_key
@@ -164,7 +167,12 @@ fn decide(
                 k,
             ));
         }
-        return now(signed(StatusCode::OK, json!({"coupon_id": c.coupon_id}), k));
+        let ok_key = Some((key.0.as_ref(), key.1.as_str()));
+        return now(signed(
+            StatusCode::OK,
+            json!({"coupon_id": c.coupon_id}),
+            ok_key,
+        ));
     }
     let now_ms = st.now();
     let acct = st.v3.get_mut(&auth.mchid).expect("found above");
@@ -233,9 +241,8 @@ fn decide(
             StatusCode::INTERNAL_SERVER_ERROR,
             "SYSTEM_ERROR",
             "系统繁忙，请稍后重试",
-            key_ref,
+            None,
         ),
     };
-    let _keep: Arc<RsaPrivateKey> = key.0.clone();
     (answer, timeout.then_some(faults.timeout_seconds))
 }

@@ -142,7 +142,10 @@ async fn red_packet_rules() {
         .v2(v2::SENDREDPACK, redpack(&billno(1), "oUser1", 150), KEY)
         .await;
     assert_eq!(err(&ok), ("SUCCESS", "SUCCESS"), "{ok:?}");
-    assert!(v2::verify(&ok, KEY, SignType::Md5), "answers are signed");
+    assert!(
+        !ok.contains_key("sign"),
+        "red-packet answers are unsigned, as upstream"
+    );
     let again = sb
         .v2(v2::SENDREDPACK, redpack(&billno(1), "oUser1", 150), KEY)
         .await;
@@ -171,9 +174,19 @@ async fn red_packet_rules() {
     let mut scene = redpack(&billno(4), "oUser1", 30_000);
     scene.insert("scene_id".into(), "PRODUCT_1".into());
     assert_eq!(
+        err(&sb.v2(v2::SENDREDPACK, scene.clone(), KEY).await),
+        ("FAIL", "MONEY_LIMIT"),
+        "a scene alone does not lift the limit: the merchant's range does"
+    );
+    sb.put(
+        "/sandbox/v1/accounts/wechat-v2/1900000109",
+        json!({"apiKey": KEY, "appIds": [APP], "balance": 1000, "sceneMaxAmount": 300}),
+    )
+    .await;
+    assert_eq!(
         err(&sb.v2(v2::SENDREDPACK, scene, KEY).await),
         ("SUCCESS", "SUCCESS"),
-        "scene_id lifts the limit"
+        "scene_id with the merchant's raised range"
     );
     assert_eq!(
         err(&sb
@@ -187,12 +200,15 @@ async fn red_packet_rules() {
             .await),
         ("FAIL", "NO_AUTH")
     );
-    assert_eq!(
-        err(&sb
-            .v2(v2::SENDREDPACK, redpack("123", "oUser1", 150), KEY)
-            .await),
-        ("FAIL", "PARAM_ERROR")
-    );
+    for bad in ["12-3", &"1".repeat(29)] {
+        assert_eq!(
+            err(&sb
+                .v2(v2::SENDREDPACK, redpack(bad, "oUser1", 150), KEY)
+                .await),
+            ("FAIL", "PARAM_ERROR"),
+            "{bad}"
+        );
+    }
     assert_eq!(
         err(&sb
             .v2(
@@ -295,10 +311,14 @@ async fn claim_refund_and_query() {
     assert_eq!(st, 200);
     let r = sb.v2(v2::GETHBINFO, q.clone(), KEY).await;
     assert_eq!(r["status"], "RECEIVED");
-    assert!(v2::verify(&r, KEY, SignType::Md5));
+    assert!(!r.contains_key("sign"), "gethbinfo answers are unsigned");
     sb.post_json("/sandbox/v1/clock/advance", json!({"seconds": 86_400}))
         .await;
     q.insert("mch_billno".into(), billno(2));
+    let r = sb.v2(v2::GETHBINFO, q.clone(), KEY).await;
+    assert_eq!(r["status"], "RFUND_ING", "a refund is first in progress");
+    sb.post_json("/sandbox/v1/clock/advance", json!({"seconds": 600}))
+        .await;
     let r = sb.v2(v2::GETHBINFO, q, KEY).await;
     assert_eq!(r["status"], "REFUND");
     assert_eq!(r["refund_amount"], "100");
@@ -477,11 +497,17 @@ async fn transfers() {
     assert_eq!(again["payment_no"], r["payment_no"]);
     assert_eq!(
         err(&sb.v2(v2::TRANSFERS, t("RG1", 31), KEY).await),
-        ("FAIL", "PARAM_ERROR")
+        ("FAIL", "FATAL_ERROR"),
+        "the same partner_trade_no with other parameters"
     );
     assert_eq!(
         err(&sb.v2(v2::TRANSFERS, t("RG2", 29), KEY).await),
         ("FAIL", "AMOUNT_LIMIT")
+    );
+    assert_eq!(
+        err(&sb.v2(v2::TRANSFERS, t("RG3", 50_001), KEY).await),
+        ("FAIL", "AMOUNT_LIMIT"),
+        "over 500 yuan a payment"
     );
     let mut q = Params::new();
     for (k, v) in [("partner_trade_no", "RG1"), ("mch_id", MCH), ("appid", APP)] {
@@ -643,19 +669,27 @@ async fn alipay_vouchers() {
     );
     let again = alipay_call(&sb, &key, biz("B1", "13211551111", "T123"), true).await;
     assert_eq!(again["voucher_id"], v["voucher_id"]);
+    // Business failures as Alipay sends them: the code inside sub_msg.
+    let code = |v: &Value| {
+        assert_eq!(
+            (v["code"].as_str(), v["sub_code"].as_str()),
+            (Some("40004"), Some("unknown-sub-code")),
+            "{v}"
+        );
+        v["sub_msg"].as_str().unwrap().to_string()
+    };
     let v = alipay_call(&sb, &key, biz("B2", "13211551111", "T123"), true).await;
-    assert_eq!(
-        (v["code"].as_str(), v["sub_code"].as_str()),
-        (Some("40004"), Some("EXCEED_USER_TAKE_LIMIT"))
-    );
+    assert_eq!(code(&v), "未知的错误码EXCEED_USER_TAKE_LIMIT");
     assert_eq!(
         alipay_call(&sb, &key, biz("B3", "13211552222", "T123"), false).await["code"],
         "10000"
     );
     let v = alipay_call(&sb, &key, biz("B4", "13211553333", "T123"), false).await;
-    assert_eq!(v["sub_code"], "BUDGET_NOT_ENOUGH");
+    assert_eq!(code(&v), "未知的错误码BUDGET_NOT_ENOUGH_ERROR");
     let v = alipay_call(&sb, &key, biz("B5", "13211553333", "NOPE"), false).await;
-    assert_eq!(v["sub_code"], "TEMPLATE_NOT_EXIST");
+    assert_eq!(code(&v), "未知的错误码TEMPLATE_NOT_EXIST");
+    let v = alipay_call(&sb, &key, biz("B7", "nobody", "T123"), false).await;
+    assert_eq!(code(&v), "未知的错误码CIF_USER_NOT_EXIST");
     let wrong = RsaPrivateKey::from_pem(&testdata("platform_test_private.pem")).unwrap();
     let v = alipay_call(&sb, &wrong, biz("B6", "13211553333", "T123"), false).await;
     assert_eq!(
@@ -667,6 +701,25 @@ async fn alipay_vouchers() {
         (Some("40002"), Some("isv.invalid-signature"), Some(false))
     );
     assert_eq!(sb.effects().await.len(), 2);
+    // Idempotency is (template_id, out_biz_no): the same out_biz_no under another template is
+    // another send.
+    sb.put("/sandbox/v1/accounts/alipay/2021000000000009", json!({"appPublicKeyPem": testdata("merchant_test_public.pem"),
+        "alipayPrivateKeyPem": testdata("platform_test_private.pem"), "activities": [{"activityId": "T1", "amount": 5, "remaining": 9},
+        {"activityId": "T2", "amount": 5, "remaining": 9}]})).await;
+    let a = alipay_call(&sb, &key, biz("SAME", "13211554444", "T1"), false).await;
+    let b = alipay_call(&sb, &key, biz("SAME", "13211554444", "T2"), false).await;
+    assert_eq!(
+        (a["code"].as_str(), b["code"].as_str()),
+        (Some("10000"), Some("10000"))
+    );
+    assert_ne!(a["voucher_id"], b["voucher_id"]);
+    sb.put("/sandbox/v1/accounts/alipay/2021000000000009", json!({"appPublicKeyPem": testdata("merchant_test_public.pem"),
+        "alipayPrivateKeyPem": testdata("platform_test_private.pem"), "insufficientPermissions": true})).await;
+    let v = alipay_call(&sb, &key, biz("B8", "13211554444", "T1"), false).await;
+    assert_eq!(
+        (v["code"].as_str(), v["sub_code"].as_str()),
+        (Some("40006"), Some("isv.insufficient-isv-permissions"))
+    );
 }
 
 #[tokio::test]
@@ -763,4 +816,217 @@ async fn wechat_v3_frequency_limit() {
             .any(|(s, c)| *s == 429 && c == "FREQUENCY_LIMIT_EXCEED"),
         "{codes:?}"
     );
+}
+
+/// The shapes and rules WeChat Pay v2's red-packet and transfer endpoints really have: unsigned
+/// answers (signAnswers to sign them), SYSTEMERROR behind return_code=FAIL (and every failure,
+/// with v2ReturnCodeFail), MD5 without sign_type, any 28-character alphanumeric billno, byte
+/// widths, scene rules, daily caps, PROCESSING, and every query state through the knobs.
+#[tokio::test]
+async fn v2_real_shapes_and_states() {
+    let sb = spawn().await;
+    sb.put(
+        "/sandbox/v1/accounts/wechat-v2/1900000109",
+        json!({"apiKey": KEY, "appIds": [APP], "balance": 100000, "dailyAmountLimit": 50,
+        "userDailyAmountLimit": 20, "sceneMinAmount": 0.3}),
+    )
+    .await;
+    // Any billno of 0-9a-zA-Z up to 28 characters (what wechatpy and WxJava make, too).
+    let r = sb
+        .v2(v2::SENDREDPACK, redpack("RGabc123", "oUser1", 100), KEY)
+        .await;
+    assert_eq!(err(&r), ("SUCCESS", "SUCCESS"), "{r:?}");
+    assert!(!r.contains_key("sign"));
+    // MD5 without sign_type: a sign_type in the signed set, or an HMAC signature, is SIGN_ERROR;
+    // a sign_type sent but not signed is ignored.
+    let mut p = redpack("RGst1", "oUser1", 100);
+    p.insert("sign_type".into(), "MD5".into());
+    assert_eq!(
+        err(&sb.v2(v2::SENDREDPACK, p, KEY).await),
+        ("FAIL", "SIGN_ERROR")
+    );
+    let mut p = redpack("RGst2", "oUser1", 100);
+    p.insert("nonce_str".into(), "N".into());
+    p.insert("sign".into(), v2::sign(&p, KEY, SignType::HmacSha256));
+    p.insert("sign_type".into(), "HMAC-SHA256".into());
+    let text = sb
+        .http
+        .post(format!("{}{}", sb.base, v2::SENDREDPACK))
+        .body(xml::write(&p))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(err(&xml::parse(&text).unwrap()), ("FAIL", "SIGN_ERROR"));
+    // Widths in UTF-8 bytes: 10 Chinese characters (30 bytes) pass, 11 (33) do not.
+    let mut p = redpack("RGw1", "oUser2", 100);
+    p.insert("act_name".into(), "一二三四五六七八九十".into());
+    assert_eq!(err(&sb.v2(v2::SENDREDPACK, p, KEY).await).1, "SUCCESS");
+    let mut p = redpack("RGw2", "oUser2", 100);
+    p.insert("act_name".into(), "一二三四五六七八九十一".into());
+    let r = sb.v2(v2::SENDREDPACK, p, KEY).await;
+    assert_eq!(err(&r), ("FAIL", "PARAM_ERROR"));
+    assert!(r["err_code_des"].contains("act_name"), "{r:?}");
+    // Under 1 yuan needs a scene; a scene must be PRODUCT_1..8.
+    assert_eq!(
+        err(&sb
+            .v2(v2::SENDREDPACK, redpack("RGs1", "oUser3", 50), KEY)
+            .await),
+        ("FAIL", "MONEY_LIMIT")
+    );
+    let mut p = redpack("RGs2", "oUser3", 50);
+    p.insert("scene_id".into(), "PRODUCT_3".into());
+    assert_eq!(err(&sb.v2(v2::SENDREDPACK, p, KEY).await).1, "SUCCESS");
+    let mut p = redpack("RGs3", "oUser3", 50);
+    p.insert("scene_id".into(), "PRODUCT_9".into());
+    assert_eq!(
+        err(&sb.v2(v2::SENDREDPACK, p, KEY).await),
+        ("FAIL", "PARAM_ERROR")
+    );
+    // Daily caps: the user's amount (20 yuan), the merchant's amount (50 yuan).
+    assert_eq!(
+        err(&sb
+            .v2(v2::SENDREDPACK, redpack("RGd1", "oUser4", 1900), KEY)
+            .await)
+        .1,
+        "SUCCESS"
+    );
+    assert_eq!(
+        err(&sb
+            .v2(v2::SENDREDPACK, redpack("RGd2", "oUser4", 200), KEY)
+            .await),
+        ("FAIL", "RCVDAMOUNT_LIMIT")
+    );
+    for (i, u) in ["oUser5", "oUser6"].iter().enumerate() {
+        assert_eq!(
+            err(&sb
+                .v2(v2::SENDREDPACK, redpack(&format!("RGm{i}"), u, 1000), KEY)
+                .await)
+            .1,
+            "SUCCESS"
+        );
+    }
+    assert_eq!(
+        err(&sb
+            .v2(v2::SENDREDPACK, redpack("RGm9", "oUser7", 1000), KEY)
+            .await),
+        ("FAIL", "SENDAMOUNT_LIMIT")
+    );
+    // SYSTEMERROR comes behind return_code=FAIL, as in seed 002's failure example; with
+    // v2ReturnCodeFail so does every business failure; signAnswers signs them.
+    sb.put(
+        "/sandbox/v1/accounts/wechat-v2/1900000109",
+        json!({"apiKey": KEY, "appIds": [APP], "balance": 100000, "signAnswers": true}),
+    )
+    .await;
+    sb.put("/sandbox/v1/faults", json!({"systemError": 1.0}))
+        .await;
+    let r = sb
+        .v2(v2::SENDREDPACK, redpack("RGf1", "oUser8", 100), KEY)
+        .await;
+    assert_eq!(
+        (r["return_code"].as_str(), err(&r)),
+        ("FAIL", ("FAIL", "SYSTEMERROR"))
+    );
+    assert!(v2::verify(&r, KEY, SignType::Md5), "signAnswers signs");
+    sb.put("/sandbox/v1/faults", json!({"v2ReturnCodeFail": true}))
+        .await;
+    let r = sb
+        .v2(v2::SENDREDPACK, redpack("RGf2", "oUser8", 99), KEY)
+        .await;
+    assert_eq!(
+        (r["return_code"].as_str(), err(&r)),
+        ("FAIL", ("FAIL", "MONEY_LIMIT"))
+    );
+    // PROCESSING: accepted, SENDING until processingSeconds pass, then SENT.
+    sb.put(
+        "/sandbox/v1/faults",
+        json!({"processing": 1.0, "processingSeconds": 120}),
+    )
+    .await;
+    let r = sb
+        .v2(v2::SENDREDPACK, redpack("RGp1", "oUser9", 100), KEY)
+        .await;
+    assert_eq!(err(&r), ("FAIL", "PROCESSING"));
+    let q = |b: &str| {
+        let mut q = Params::new();
+        for (k, v) in [
+            ("mch_billno", b),
+            ("mch_id", MCH),
+            ("appid", APP),
+            ("bill_type", "MCHT"),
+        ] {
+            q.insert(k.into(), v.into());
+        }
+        q
+    };
+    assert_eq!(
+        sb.v2(v2::GETHBINFO, q("RGp1"), KEY).await["status"],
+        "SENDING"
+    );
+    sb.put("/sandbox/v1/faults", json!({})).await;
+    assert_eq!(
+        err(&sb
+            .v2(v2::SENDREDPACK, redpack("RGp1", "oUser9", 100), KEY)
+            .await)
+        .1,
+        "PROCESSING",
+        "a resend while it is still sending"
+    );
+    sb.post_json("/sandbox/v1/clock/advance", json!({"seconds": 121}))
+        .await;
+    assert_eq!(sb.v2(v2::GETHBINFO, q("RGp1"), KEY).await["status"], "SENT");
+    // Every gethbinfo state on demand; a FAILED red packet was never a payout.
+    for s in [
+        "SENDING",
+        "SENT",
+        "RECEIVED",
+        "RFUND_ING",
+        "REFUND",
+        "FAILED",
+    ] {
+        let (st, _) = sb
+            .post_json("/sandbox/v1/redpacks/RGabc123/state", json!({"status": s}))
+            .await;
+        assert_eq!(st, 200);
+        assert_eq!(sb.v2(v2::GETHBINFO, q("RGabc123"), KEY).await["status"], s);
+    }
+    assert!(!sb.effects().await.iter().any(|e| e["key"] == "RGabc123"));
+    let (st, _) = sb
+        .post_json(
+            "/sandbox/v1/redpacks/RGabc123/state",
+            json!({"status": "LOST"}),
+        )
+        .await;
+    assert_eq!(st, 400);
+    // Transfers: PROCESSING and FAILED through the knob.
+    let mut t = Params::new();
+    for (k, v) in [
+        ("mch_appid", APP),
+        ("mchid", MCH),
+        ("partner_trade_no", "RGT1"),
+        ("openid", "oTr"),
+        ("check_name", "NO_CHECK"),
+        ("amount", "100"),
+        ("desc", "零钱"),
+    ] {
+        t.insert(k.into(), v.into());
+    }
+    assert_eq!(err(&sb.v2(v2::TRANSFERS, t, KEY).await).0, "SUCCESS");
+    let mut tq = Params::new();
+    for (k, v) in [
+        ("partner_trade_no", "RGT1"),
+        ("mch_id", MCH),
+        ("appid", APP),
+    ] {
+        tq.insert(k.into(), v.into());
+    }
+    for s in ["PROCESSING", "FAILED", "SUCCESS"] {
+        sb.post_json("/sandbox/v1/transfers/RGT1/state", json!({"status": s}))
+            .await;
+        let r = sb.v2(v2::GETTRANSFERINFO, tq.clone(), KEY).await;
+        assert_eq!(r["status"], s, "{r:?}");
+    }
 }
