@@ -192,6 +192,53 @@ def test_v2_account_without_certificate_accepts_plain_http(sandbox, keys, uid):
     assert res["result_code"] == "SUCCESS" and res["send_listid"]
 
 
+def test_v2_answers_are_unsigned_like_upstream(sandbox, keys, uid):
+    """Real red-packet, gethbinfo, transfer and gettransferinfo answers carry no sign (WxJava #140,
+    chanxuehong/wechat PR #220, wechatpay-axios-plugin #56); wechatpy, which never checks v2 answer
+    signatures, works against them unchanged."""
+    m = V2(sandbox, keys, uid)
+    wp, billno, openid = m.client(), m.billno(), m.openid()
+    res = send(wp, openid, 100, billno)
+    assert res["result_code"] == "SUCCESS" and "sign" not in res, res
+    q = wp.redpack.query(billno)
+    assert q["status"] == "SENT" and "sign" not in q, q
+    trade_no = f"FIDU{uid():012d}"
+    t = wp.transfer.transfer(openid, 100, "fidelity", client_ip="10.0.0.1", check_name="NO_CHECK", out_trade_no=trade_no)
+    assert t["result_code"] == "SUCCESS" and "sign" not in t, t
+    tq = wp.transfer.query(trade_no)
+    assert tq["status"] == "SUCCESS" and "sign" not in tq, tq
+
+
+def test_v2_sdk_generated_and_alphanumeric_billnos(sandbox, keys, uid):
+    """mch_billno is String(28) of 0-9a-zA-Z: wechatpy's own default (mch_id + a timestamp + 4
+    digits) and a billno with letters both work."""
+    m = V2(sandbox, keys, uid)
+    wp = m.client()
+    res = wp.redpack.send(m.openid(), 100, "rewardgate", "fidelity", "congratulations", "fidelity test",
+                          client_ip="10.0.0.1")
+    assert res["result_code"] == "SUCCESS" and len(res["mch_billno"]) <= 28, res
+    billno = f"RG{uid():010d}abcXYZ"
+    res = send(wp, m.openid(), 100, billno)
+    assert res["result_code"] == "SUCCESS" and res["mch_billno"] == billno, res
+
+
+def test_v2_systemerror_behind_return_code_fail(sandbox, keys, uid):
+    """SYSTEMERROR comes as seed 002's failure example does: return_code=FAIL, result_code=FAIL,
+    err_code. wechatpy surfaces the err_code; a retry with the same billno pays at most once."""
+    m = V2(sandbox, keys, uid)
+    wp, billno, openid = m.client(), m.billno(), m.openid()
+    sandbox.put("/sandbox/v1/faults", {"systemError": 1.0})
+    try:
+        with pytest.raises(WeChatPayException) as ei:
+            send(wp, openid, 100, billno)
+        assert pay_error(ei) == ("FAIL", "FAIL", "SYSTEMERROR")
+    finally:
+        sandbox.put("/sandbox/v1/faults", {})
+    res = send(wp, openid, 100, billno)
+    assert res["result_code"] == "SUCCESS"
+    assert len(sandbox.effects(billno)) == 1
+
+
 def test_v2_transfer_and_query(sandbox, keys, uid):
     m = V2(sandbox, keys, uid)
     wp, openid = m.client(), m.openid()
@@ -428,7 +475,9 @@ def test_alipay_budget_exhausted(sandbox, keys, uid):
     assert a.send(ap, tid, a.user(), f"FIDALI{uid():014d}")["code"] == "10000"
     out_no = f"FIDALI{uid():014d}"
     res = a.send(ap, tid, a.user(), out_no)
-    assert (res["code"], res.get("sub_code")) == ("40004", "BUDGET_NOT_ENOUGH"), res
+    # As Alipay sends it: sub_code unknown-sub-code, the code in sub_msg (developer.aliyun.com/ask/285812).
+    assert (res["code"], res.get("sub_code"), res.get("sub_msg")) == (
+        "40004", "unknown-sub-code", "未知的错误码BUDGET_NOT_ENOUGH_ERROR"), res
     assert ap.verifications == [True, True]  # business failures are signed answers too
     assert sandbox.effects(out_no) == []
 
@@ -440,14 +489,27 @@ def test_alipay_per_user_limit(sandbox, keys, uid):
     assert a.send(ap, tid, user, f"FIDALI{uid():014d}")["code"] == "10000"
     out_no = f"FIDALI{uid():014d}"
     res = a.send(ap, tid, user, out_no)
-    assert (res["code"], res.get("sub_code")) == ("40004", "EXCEED_USER_TAKE_LIMIT"), res
+    assert (res["code"], res.get("sub_code"), res.get("sub_msg")) == (
+        "40004", "unknown-sub-code", "未知的错误码EXCEED_USER_TAKE_LIMIT"), res
     assert sandbox.effects(out_no) == []
 
 
 def test_alipay_unknown_template(sandbox, keys, uid):
     a = Ali(sandbox, keys, uid, [activity(f"FIDTPL{uid():010d}")])
     res = a.send(a.client(), f"NOSUCHTPL{uid():010d}", a.user(), f"FIDALI{uid():014d}")
-    assert (res["code"], res.get("sub_code")) == ("40004", "TEMPLATE_NOT_EXIST"), res
+    assert (res["code"], res.get("sub_code"), res.get("sub_msg")) == (
+        "40004", "unknown-sub-code", "未知的错误码TEMPLATE_NOT_EXIST"), res
+
+
+def test_alipay_idempotency_is_template_and_out_biz_no(sandbox, keys, uid):
+    """"相同template_id和out_biz_no认为是同一次业务": the same out_biz_no under two templates is two sends."""
+    t1, t2 = f"FIDTPL{uid():010d}", f"FIDTPL{uid():010d}"
+    a = Ali(sandbox, keys, uid, [activity(t1), activity(t2)])
+    ap, user, out_no = a.client(), a.user(), f"FIDALI{uid():014d}"
+    r1, r2 = a.send(ap, t1, user, out_no), a.send(ap, t2, user, out_no)
+    assert (r1["code"], r2["code"]) == ("10000", "10000")
+    assert r1["voucher_id"] != r2["voucher_id"]
+    assert len(sandbox.effects(out_no)) == 2
 
 
 def test_alipay_bad_signature_invalid_arguments(sandbox, keys, uid, other_key):

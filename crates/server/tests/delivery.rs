@@ -69,7 +69,27 @@ async fn end_to_end(b: Backend) {
             &Sign::md5("B1"),
         )
         .await;
+    // After 24 h a refund is first in progress (RFUND_ING): not yet a refund, nothing credited.
     up.post("/sandbox/v1/clock/advance", json!({"seconds": 86_401}))
+        .await;
+    let follows = |o: &Value| o["attempts"].as_array().map_or(0, |a| a.len());
+    let seen = follows(&app.order(&second).await);
+    // The red packet is followed every 300 ms: wait for three more looks at it.
+    app.wait_attempt(&second, seen + 3, |_| true, Duration::from_secs(10))
+        .await;
+    assert_eq!(app.order(&second).await["status"], "SUCCESS");
+    let mid = app
+        .call(
+            "/v1/openapi/merchant/business/balance",
+            &json!({"merchantId": "M1", "businessId": "B1"}),
+            &Sign::md5("B1"),
+        )
+        .await;
+    assert_eq!(
+        mid["data"]["amount"], before["data"]["amount"],
+        "RFUND_ING credits nothing"
+    );
+    up.post("/sandbox/v1/clock/advance", json!({"seconds": 600}))
         .await;
     app.wait_for(
         std::slice::from_ref(&second),
@@ -119,7 +139,7 @@ async fn policy_rows(b: Backend) {
     // Definitive: MONEY_LIMIT (over 200 yuan without scene_id), OPENID_ERROR, NO_AUTH → FAILED, hold released.
     let mut failed = Vec::new();
     for (biz, open_id, spec, code) in [
-        ("ml", "oMoney", json!(250), "MONEY_LIMIT"),
+        ("ml", "oMoney", json!(280), "MONEY_LIMIT"),
         ("oe", "xbad", json!(1), "OPENID_ERROR"),
         ("na", "oRISKy", json!(1), "NO_AUTH"),
     ] {
@@ -186,7 +206,10 @@ async fn policy_rows(b: Backend) {
     )
     .await;
     assert_eq!(app.order(&wx).await["errorCode"], "NOT_ENOUGH");
-    assert_eq!(app.order(&ali).await["errorCode"], "BUDGET_NOT_ENOUGH");
+    assert_eq!(
+        app.order(&ali).await["errorCode"],
+        "BUDGET_NOT_ENOUGH_ERROR"
+    );
     // An answer signed by another platform key is never a success.
     up.put("/sandbox/v1/accounts/wechat-v3/1900000109", json!({"merchantPublicKeyPem": testdata("merchant_test_public.pem"),
         "merchantSerialNo": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1", "platformPrivateKeyPem": testdata("merchant_test_private.pem"),

@@ -72,6 +72,7 @@ pub fn fast_dispatcher() -> rewardgate_server::dispatcher::DispatcherConfig {
     rewardgate_server::dispatcher::DispatcherConfig {
         follow_interval: Duration::from_millis(300),
         pause: Duration::from_secs(1),
+        pending_wait: Duration::from_millis(300),
         extra_roots_pem: Some(rewardgate_sandbox::tls::SERVER_CERT_PEM.to_string()),
         ..Default::default()
     }
@@ -86,7 +87,7 @@ pub async fn wire(app: &TestApp, up: &Upstream) {
     up.put(
         "/sandbox/v1/accounts/wechat-v2/1900000109",
         json!({"apiKey": "k".repeat(32), "appIds": ["wx8888888888888888"],
-        "balance": 100000, "certPem": testdata("wx_cert.pem")}),
+        "balance": 100000, "certPem": testdata("wx_cert.pem"), "sceneMinAmount": 0.3, "sceneMaxAmount": 250}),
     )
     .await;
     up.put("/sandbox/v1/accounts/wechat-v3/1900000109", json!({"merchantPublicKeyPem": testdata("merchant_test_public.pem"),
@@ -111,7 +112,7 @@ pub async fn wire(app: &TestApp, up: &Upstream) {
     app.put(
         "/templates/T1",
         json!({"channelAccountId": "wx2", "sendName": "示例", "wishing": "恭喜", "actName": "活动",
-        "remark": "备注", "minSpec": 0.3, "maxSpec": 300, "feeRateBp": 100}),
+        "remark": "备注", "sceneId": "PRODUCT_1", "minSpec": 0.3, "maxSpec": 300, "feeRateBp": 100}),
     )
     .await;
     app.put(
