@@ -6,7 +6,7 @@ pub mod outcome;
 pub mod wechat_v2;
 pub mod wechat_v3;
 
-pub use outcome::{Class, Outcome, Wait};
+pub use outcome::{Class, Outcome, Probe, Wait};
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 

@@ -49,9 +49,14 @@ pub enum Outcome {
 pub enum Wait {
     /// Until 08:00 Asia/Shanghai (WeChat red packets are not sent 00:00–08:00).
     ShanghaiMorning,
-    /// The channel account itself cannot pay (balance exhausted, credentials refused): pause it
-    /// and alert; its orders wait.
+    /// The channel account itself cannot pay (its balance is exhausted): pause it and alert; its
+    /// orders wait.
     PauseAccount,
+    /// The account's credentials or rights were refused (a signature, a certificate, a
+    /// permission). That may be the account's — or this one order's doing (its content broke the
+    /// signature or the path): a known-good request of the account's decides which, before the
+    /// account is paused for everyone.
+    Credentials,
     /// A rate limit: back off a little.
     Backoff,
     /// A daily cap of the channel account (WeChat `SENDAMOUNT_LIMIT`): the next day in
@@ -102,5 +107,32 @@ pub fn transport_unknown(e: &reqwest::Error) -> Outcome {
     };
     Outcome::Unknown {
         reason: format!("{what}: {e}"),
+    }
+}
+
+/// What a known-good request of the account's says about its credentials, after one order's
+/// request was refused for them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// The same refusal: the account's credentials or rights are at fault.
+    Reproduced(String),
+    /// The account's credentials work: the refusal was the order's own doing.
+    Healthy,
+    /// No answer that tells (a timeout, an unreadable answer).
+    Unclear(String),
+}
+
+impl Probe {
+    /// From the outcome of the probing call.
+    pub fn from_outcome(o: &Outcome) -> Probe {
+        match o {
+            Outcome::Deferred {
+                wait: Wait::Credentials,
+                code,
+                message,
+            } => Probe::Reproduced(format!("{code}: {message}")),
+            Outcome::Unknown { reason } => Probe::Unclear(reason.clone()),
+            _ => Probe::Healthy,
+        }
     }
 }

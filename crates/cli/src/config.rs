@@ -62,6 +62,9 @@ pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
     if let Some(v) = secs("RG_GIVE_UP_AFTER_SECS")? {
         d.give_up_after = v;
     }
+    if let Some(v) = secs("RG_FOLLOW_FOR_SECS")? {
+        d.follow_for = v;
+    }
     if let Some(v) = secs("RG_LEASE_SECS")? {
         d.lease = v;
     }

@@ -20,6 +20,8 @@ pub struct Args {
 }
 
 const BATCH: usize = 5000;
+/// What one batch's body may hold (the admin API takes 64 KiB; room left for the envelope).
+const MAX_BODY: usize = 60 * 1024;
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&a.file)
@@ -50,7 +52,19 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     }
     let http = reqwest::Client::new();
     let mut stored = 0;
-    for chunk in pairs.chunks(BATCH) {
+    // Batches under the admin API's 64 KiB body limit, and at most BATCH mappings each.
+    let mut chunks: Vec<&[Value]> = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, p) in pairs.iter().enumerate() {
+        let size = p.to_string().len() + 1;
+        if i > start && (bytes + size > MAX_BODY || i - start >= BATCH) {
+            chunks.push(&pairs[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    chunks.push(&pairs[start..]);
+    for chunk in chunks {
         let v: Value = http
             .post(format!(
                 "{}/admin/v1/rabbitpre-integrations/{}/openids",

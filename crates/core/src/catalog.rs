@@ -195,24 +195,16 @@ fn opt_url(o: &JsonObject<'_>, field: &str) -> Result<Option<String>, ApiError> 
     }
 }
 
-/// A URL with a scheme, or `https://` put in front of one without (the seeds' `callbackUrl`s).
+/// A URL with a scheme, or `https://` put in front of one without (the seeds' `callbackUrl`s),
+/// read as the HTTP client will read it (`target::parse`: http(s), a host, no user information).
 pub fn normalize_url(u: &str) -> Option<String> {
+    crate::target::parse(u).ok()?;
     let u = u.trim();
-    let full = if u.starts_with("http://") || u.starts_with("https://") {
+    Some(if u.contains("://") {
         u.to_string()
-    } else if u.contains("://") {
-        return None;
     } else {
         format!("https://{u}")
-    };
-    let host = full.split("://").nth(1)?.split(['/', '?', '#']).next()?;
-    if host.is_empty()
-        || full.len() > 1024
-        || full.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return None;
-    }
-    Some(full)
+    })
 }
 
 fn pem_field(o: &JsonObject<'_>, field: &str, required: bool) -> Result<Option<String>, ApiError> {
@@ -642,10 +634,30 @@ pub struct Business {
     /// Open-API requests a second this business may make (absent: no limit); beyond, 42901.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests_per_second: Option<i64>,
+    /// What this business may order (SPEC §8): absent, all; present, only these (else 40401).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_ids: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_ids: Option<Vec<String>>,
+    /// The WeChat appIds its orders may name; absent: only `default_app_id` or the channel
+    /// account's (another is 40001).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_ids: Option<Vec<String>>,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// An optional list of catalogue ids (`templateIds`, `activityIds`, `appIds`).
+fn id_list(o: &JsonObject<'_>, field: &str) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(list) = o.opt_str_list(field)? else {
+        return Ok(None);
+    };
+    for id in &list {
+        id_ok(field, id)?;
+    }
+    Ok(Some(list))
 }
 
 impl Business {
@@ -701,6 +713,9 @@ impl Business {
             ip_allowlist,
             enabled: o.opt_bool("enabled")?.unwrap_or(true),
             requests_per_second: o.opt_i64("requestsPerSecond")?,
+            template_ids: id_list(o, "templateIds")?,
+            activity_ids: id_list(o, "activityIds")?,
+            app_ids: id_list(o, "appIds")?,
         };
         if b.requests_per_second
             .is_some_and(|r| !(1..=1_000_000).contains(&r))
@@ -709,6 +724,49 @@ impl Business {
         }
         max_len("name", &b.name, 128)?;
         Ok(b)
+    }
+
+    /// Whether this business may order from template `id` (no list: any).
+    pub fn allows_template(&self, id: &str) -> bool {
+        self.template_ids
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|t| t == id))
+    }
+
+    /// Whether this business may order from activity `id` (no list: any).
+    pub fn allows_activity(&self, id: &str) -> bool {
+        self.activity_ids
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|a| a == id))
+    }
+
+    /// The WeChat appId an order goes out with: the one it names, if this business may name it,
+    /// else the business's default, else the channel account's.
+    pub fn app_id_for(
+        &self,
+        named: Option<&str>,
+        channel_app_id: &str,
+    ) -> Result<String, ApiError> {
+        let fallback = || {
+            self.default_app_id
+                .clone()
+                .unwrap_or_else(|| channel_app_id.to_string())
+        };
+        let Some(a) = named else {
+            return Ok(fallback());
+        };
+        let allowed = match &self.app_ids {
+            Some(list) => list.iter().any(|x| x == a),
+            None => a == fallback() || a == channel_app_id,
+        };
+        if allowed {
+            Ok(a.to_string())
+        } else {
+            Err(ApiError::field(
+                "appId",
+                format_args!("{a} is not an appId this business may use"),
+            ))
+        }
     }
 
     /// Whether `ip` may call for this business (no list: any).

@@ -30,6 +30,15 @@ pub fn out_request_no(order_code: &str) -> String {
     order_code.to_string()
 }
 
+/// A WeChat openid as this platform accepts it: 1-128 characters of `[A-Za-z0-9_-]`. It travels
+/// in a v3 URL path, so nothing else may pass (`x/../oEVIL` would be another path once the HTTP
+/// client normalises it — after signing).
+pub fn openid_ok(o: &str) -> bool {
+    (1..=128).contains(&o.len())
+        && o.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,8 +70,10 @@ impl<'de> Visitor<'de> for TopLevel {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out: Vec<(String, &'de RawValue)> = Vec::new();
+        let mut seen = HashSet::new();
         while let Some(k) = map.next_key::<String>()? {
-            if out.iter().any(|(n, _)| *n == k) {
+            // A set, not a scan of what came before: thousands of members cost linear time.
+            if !seen.insert(k.clone()) {
                 return Err(de::Error::custom(format_args!("duplicate member {k}")));
             }
             let v: &'de RawValue = map.next_value()?;

@@ -12,6 +12,7 @@ pub mod order;
 pub mod request;
 pub mod secret;
 pub mod sign;
+pub mod target;
 
 pub use error::{ApiError, Status};
 pub use money::Fen;

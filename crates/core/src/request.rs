@@ -141,6 +141,14 @@ impl CreateOrder {
                 bounded(f, v, max)?;
             }
         }
+        if let Some(o) = &c.open_id
+            && !crate::ids::openid_ok(o)
+        {
+            return Err(ApiError::field(
+                "openId",
+                "must be 1-128 characters of A-Z a-z 0-9 _ -",
+            ));
+        }
         if let Some(m) = &c.mobile
             && !mobile_ok(m)
         {

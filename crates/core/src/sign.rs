@@ -113,7 +113,7 @@ pub fn check_timestamp(ts: &str, now_ms: i64) -> Result<i64, ApiError> {
         .trim()
         .parse()
         .map_err(|_| ApiError::field("timestamp", "must be epoch milliseconds"))?;
-    if (t - now_ms).abs() > TIMESTAMP_WINDOW_MS {
+    if t.abs_diff(now_ms) > TIMESTAMP_WINDOW_MS as u64 {
         return Err(ApiError::new(
             Status::StaleTimestamp,
             "timestamp is outside ±5 minutes of server time",

@@ -34,6 +34,10 @@ pub fn router(s: Shared) -> Router {
             post(wechat_v3::send_coupon),
         )
         .route(
+            "/v3/marketing/favor/stocks/{stock_id}",
+            get(wechat_v3::get_stock),
+        )
+        .route(
             "/gateway.do",
             get(alipay::gateway_get).post(alipay::gateway_post),
         )

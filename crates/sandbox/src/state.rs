@@ -43,6 +43,9 @@ pub struct Faults {
     pub v3_unsigned_errors: bool,
     /// How long an unclaimed red packet stays RFUND_ING (退款中) before REFUND.
     pub refunding_seconds: u64,
+    /// WeChat Pay v2 queries (gethbinfo, gettransferinfo) answer this err_code (NO_AUTH,
+    /// PARAM_ERROR, SYSTEMERROR, FREQ_LIMIT …) whatever the bill's state.
+    pub query_error: Option<String>,
 }
 
 impl Faults {

@@ -258,6 +258,11 @@ pub async fn put_faults(State(s): State<Shared>, Json(v): Json<Value>) -> Respon
             v2_return_code_fail: flag("v2ReturnCodeFail"),
             v3_unsigned_errors: flag("v3UnsignedErrors"),
             refunding_seconds: secs("refundingSeconds", 600, 86_400),
+            query_error: v
+                .get("queryError")
+                .and_then(Value::as_str)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
         })
     })();
     match f {

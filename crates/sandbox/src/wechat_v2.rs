@@ -275,6 +275,10 @@ fn send(st: &mut World, body: &str, peer: Option<&PeerCert>, mini: bool) -> Answ
     if !openid_ok(&openid) {
         return now_fail("OPENID_ERROR", "Openid错误");
     }
+    // A request whose own content breaks its signature (the account's key is fine): `oSIGERR…`.
+    if openid.starts_with("oSIGERR") {
+        return now_fail("SIGN_ERROR", "签名错误");
+    }
     let fingerprint = format!("{mini}|{appid}|{openid}|{amount}|{}", g("act_name"));
     st.settle_refunds();
     if let Some(rp) = st.redpacks.get(&billno) {
@@ -475,6 +479,9 @@ pub async fn gethbinfo(
         let g = |f: &str| p.get(f).cloned().unwrap_or_default();
         if let Err(e) = required(&p, &["nonce_str", "mch_billno", "mch_id", "appid", "bill_type"]) {
             return r.fail(Params::new(), "PARAM_ERROR", &e);
+        }
+        if let Some(code) = st.faults.query_error.clone() {
+            return r.fail(Params::new(), &code, "injected query error");
         }
         st.settle_refunds();
         let billno = g("mch_billno");
@@ -684,6 +691,9 @@ pub async fn gettransferinfo(
         let g = |f: &str| p.get(f).cloned().unwrap_or_default();
         if let Err(e) = required(&p, &["nonce_str", "partner_trade_no", "mch_id", "appid"]) {
             return r.fail(Params::new(), "PARAM_ERROR", &e);
+        }
+        if let Some(code) = st.faults.query_error.clone() {
+            return r.fail(Params::new(), &code, "injected query error");
         }
         st.settle_refunds();
         let Some(tr) = st.transfers.get(&(g("mch_id"), g("partner_trade_no"))) else {

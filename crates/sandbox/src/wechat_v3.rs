@@ -102,7 +102,9 @@ fn decide(
     let k = Some((key.0.as_ref(), key.1.as_str())).filter(|_| signed_errors);
     let text = String::from_utf8_lossy(body);
     let msg = v3::request_message("POST", path, &auth.timestamp, &auth.nonce_str, &text);
+    // `oSIGERR…`: a request whose own content fails verification (the account's key is fine).
     if auth.serial_no != acct.merchant_serial_no
+        || openid.starts_with("oSIGERR")
         || !acct
             .merchant_public_key
             .verify_b64(msg.as_bytes(), &auth.signature)
@@ -117,7 +119,7 @@ fn decide(
     let ts_ok = auth
         .timestamp
         .parse::<i64>()
-        .is_ok_and(|t| (t * 1000 - rewardgate_core::clock::now_ms()).abs() <= 300_000);
+        .is_ok_and(|t: i64| t.abs_diff(rewardgate_core::clock::now_ms() / 1000) <= 300);
     if !ts_ok {
         return now(error(
             StatusCode::UNAUTHORIZED,
@@ -245,4 +247,44 @@ fn decide(
         ),
     };
     (answer, timeout.then_some(faults.timeout_seconds))
+}
+
+/// `GET /v3/marketing/favor/stocks/{stock_id}?stock_creator_mchid=…`: a stock's details (what a
+/// client may use as a known-good request of its account's).
+pub async fn get_stock(
+    State(s): State<Shared>,
+    Path(stock_id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    s.with(|st| {
+        let auth = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Authorization::parse);
+        let Some(auth) = auth else {
+            return error(StatusCode::UNAUTHORIZED, "SIGN_ERROR", "Authorization头缺失或格式错误", None);
+        };
+        let Some(acct) = st.v3.get(&auth.mchid) else {
+            return error(StatusCode::UNAUTHORIZED, "SIGN_ERROR", "商户号不存在或未开通APIv3", None);
+        };
+        let k = Some((acct.platform_key.as_ref(), acct.platform_serial_no.as_str()));
+        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
+        let msg = v3::request_message("GET", path, &auth.timestamp, &auth.nonce_str, "");
+        if auth.serial_no != acct.merchant_serial_no
+            || !acct.merchant_public_key.verify_b64(msg.as_bytes(), &auth.signature)
+        {
+            return error(StatusCode::UNAUTHORIZED, "SIGN_ERROR", "签名错误，请检查后再试", k);
+        }
+        match acct.stocks.get(&stock_id) {
+            None => error(StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", "批次不存在", k),
+            Some(stock) => signed(
+                StatusCode::OK,
+                json!({"stock_id": stock_id, "stock_creator_mchid": auth.mchid, "status": "running",
+                    "stock_use_rule": {"fixed_normal_coupon": {"coupon_amount": stock.coupon_value}},
+                    "distributed_coupons": 0, "available_coupons": stock.remaining}),
+                k,
+            ),
+        }
+    })
 }

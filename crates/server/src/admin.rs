@@ -229,6 +229,18 @@ async fn put_business(State(s): State<AppState>, Path(id): Path<String>, req: Re
         let o = parse_object(&bytes)?;
         let merchant = referenced::<Merchant>(&s, "merchant", &o, "merchantId").await?;
         let b = Business::from_admin(&id, &o, merchant.is_some())?;
+        if let Some(u) = &b.callback_url
+            && !s.allow_private_callbacks
+            && let Some(why) = rewardgate_core::target::parse(u)
+                .ok()
+                .and_then(|url| rewardgate_core::target::refusal(&url))
+        {
+            return Err(ApiError::field(
+                "callbackUrl",
+                format_args!("must not point at a private address: {why}"),
+            )
+            .into());
+        }
         let data = serde_json::to_string(&b).map_err(|_| ApiError::internal())?;
         let (bid, credit, now) = (b.id.clone(), b.credit_line, clock::now_ms());
         let rate = b.requests_per_second.map(|r| rewardgate_store::jobs::Rate {
@@ -550,13 +562,15 @@ async fn put_openids(State(s): State<AppState>, Path(id): Path<String>, req: Req
                 .filter(|x| !x.is_empty() && x.len() <= 128);
             let o = m["openid"]
                 .as_str()
-                .filter(|x| !x.is_empty() && x.len() <= 128);
+                .filter(|x| rewardgate_core::ids::openid_ok(x));
             match (u, o) {
                 (Some(u), Some(o)) => pairs.push((u.to_string(), o.to_string())),
                 _ => {
                     return Err(ApiError::field(
                         "mappings",
-                        format_args!("[{n}] needs userId and openid (1-128 characters)"),
+                        format_args!(
+                            "[{n}] needs userId (1-128 characters) and openid (1-128 of A-Z a-z 0-9 _ -)"
+                        ),
                     )
                     .into());
                 }

@@ -16,7 +16,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use envelope::http_error;
 use rewardgate_core::keys::RsaPrivateKey;
@@ -84,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/openapi/platform/publicKey", get(open_api::public_key))
         .route("/pay/sendApiRedPack", post(rabbitpre::send_api_red_pack))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .nest("/admin/v1", admin)
         .fallback(|| async { http_error(StatusCode::NOT_FOUND, "no such path") })
         .method_not_allowed_fallback(|| async {
@@ -91,6 +92,38 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// Ready to take orders: the database answers at the expected migration, the writer commits,
+/// and the dispatcher and callback sender (where enabled) went round their loops lately.
+/// 200 `ready`, or 503 with the reasons.
+async fn readyz(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut why = s.store.readiness().await;
+    let now = rewardgate_core::clock::now_ms();
+    for (name, slot, enabled) in [
+        ("dispatcher", &s.heartbeats.dispatcher, s.tasks.0),
+        ("callback sender", &s.heartbeats.notifier, s.tasks.1),
+    ] {
+        let at = slot.load(Relaxed);
+        if enabled && now - at > 15_000 {
+            why.push(format!(
+                "the {name} has not run for {} s",
+                (now - at) / 1000
+            ));
+        }
+    }
+    let (status, body) = if why.is_empty() {
+        (StatusCode::OK, serde_json::json!({"status": "ready"}))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"status": "not ready", "reasons": why}),
+        )
+    };
+    let mut r = axum::Json(body).into_response();
+    *r.status_mut() = status;
+    r
 }
 
 /// Gives every request an id (the caller's `X-Request-Id` if sane), a span carrying it, and
@@ -154,7 +187,18 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let store = Store::open(&config.database_url).await?;
     let key = platform_key(&store, config.platform_key_file.as_deref()).await?;
-    let state = AppState::new(store.clone(), config.admin_token.clone(), key);
+    let mut state = AppState::new(store.clone(), config.admin_token.clone(), key);
+    state.allow_private_callbacks = config.allow_private_callbacks || config.notifier.allow_private;
+    state.tasks = (config.dispatcher.enabled, config.notifier.enabled);
+    let now = rewardgate_core::clock::now_ms();
+    state
+        .heartbeats
+        .dispatcher
+        .store(now, std::sync::atomic::Ordering::Relaxed);
+    state
+        .heartbeats
+        .notifier
+        .store(now, std::sync::atomic::Ordering::Relaxed);
     let purge = tokio::spawn(purge_nonces(store.clone(), shutdown.clone()));
     let dispatch = config.dispatcher.enabled.then(|| {
         tokio::spawn(dispatcher::run(

@@ -9,9 +9,10 @@ use crate::state::AppState;
 use rewardgate_core::catalog::Business;
 use rewardgate_core::clock::now_ms;
 use rewardgate_core::sign::{self, AuthHeaders, Signer};
+use rewardgate_core::target;
 use rewardgate_store::notifications::{self, Attempted, Due};
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -52,46 +53,7 @@ impl Default for NotifierConfig {
     }
 }
 
-/// Why an address may not be called back: loopback, private, link-local (with the cloud
-/// metadata address), unique-local, carrier-grade NAT (Alibaba Cloud's metadata), unspecified,
-/// multicast or broadcast.
-pub fn forbidden(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            if v4.is_loopback() {
-                Some("loopback")
-            } else if v4.is_private() {
-                Some("private")
-            } else if v4.is_link_local() {
-                Some("link-local or metadata")
-            } else if o[0] == 100 && (64..128).contains(&o[1]) {
-                Some("carrier-grade NAT or metadata")
-            } else if v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast() || o[0] == 0 {
-                Some("not a unicast address")
-            } else {
-                None
-            }
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return forbidden(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            if v6.is_loopback() {
-                Some("loopback")
-            } else if (s[0] & 0xfe00) == 0xfc00 {
-                Some("unique-local")
-            } else if (s[0] & 0xffc0) == 0xfe80 {
-                Some("link-local")
-            } else if v6.is_unspecified() || v6.is_multicast() {
-                Some("not a unicast address")
-            } else {
-                None
-            }
-        }
-    }
-}
+pub use rewardgate_core::target::forbidden;
 
 /// Resolves names and refuses the answer when any address is forbidden, so that the connection
 /// goes to an address that was checked (no second lookup to rebind).
@@ -119,8 +81,12 @@ struct Ctx {
     cfg: NotifierConfig,
     worker: String,
     http: reqwest::Client,
-    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Reports in flight per host in this process (entries leave at zero).
+    hosts: Mutex<HashMap<String, usize>>,
 }
+
+/// How long a claimed report belongs to this process; a delivery never outlives it.
+const LEASE: Duration = Duration::from_secs(60);
 
 pub async fn run(state: AppState, cfg: NotifierConfig, shutdown: CancellationToken) {
     let mut b = reqwest::Client::builder()
@@ -141,15 +107,34 @@ pub async fn run(state: AppState, cfg: NotifierConfig, shutdown: CancellationTok
         http,
         hosts: Mutex::new(HashMap::new()),
     });
+    let mut rotation = 0usize;
     while !shutdown.is_cancelled() {
+        crate::state::Heartbeats::beat(&ctx.state.heartbeats.notifier);
         let free = permits.available_permits();
         let (worker, now) = (ctx.worker.clone(), now_ms());
+        // What each host may still take: its slots are counted before a global one is used, so
+        // a slow host's reports wait for that host's slots, never holding anyone else's.
+        let busy = ctx.hosts.lock().expect("hosts lock").clone();
+        let per_target = ctx.cfg.per_target as i64;
+        rotation = rotation.wrapping_add(1);
         let due = if free == 0 {
             Vec::new()
         } else {
             ctx.state
                 .store
-                .write(move |db| notifications::claim(db, &worker, now, now + 60_000, free as i64))
+                .write(move |db| {
+                    let room = |h: &str| per_target - busy.get(h).copied().unwrap_or(0) as i64;
+                    let lease_until = now + LEASE.as_millis() as i64;
+                    notifications::claim(
+                        db,
+                        &worker,
+                        now,
+                        lease_until,
+                        free as i64,
+                        &room,
+                        rotation,
+                    )
+                })
                 .await
                 .unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "claiming callbacks failed");
@@ -164,6 +149,11 @@ pub async fn run(state: AppState, cfg: NotifierConfig, shutdown: CancellationTok
             continue;
         }
         for d in due {
+            *ctx.hosts
+                .lock()
+                .expect("hosts lock")
+                .entry(d.host.clone())
+                .or_insert(0) += 1;
             let permit = permits
                 .clone()
                 .acquire_owned()
@@ -171,20 +161,27 @@ pub async fn run(state: AppState, cfg: NotifierConfig, shutdown: CancellationTok
                 .expect("semaphore open");
             let ctx = ctx.clone();
             tokio::spawn(async move {
-                deliver(&ctx, d).await;
+                let host = d.host.clone();
+                // Never past the lease: another process may take the report after it.
+                let budget = LEASE - Duration::from_secs(5);
+                if tokio::time::timeout(budget, deliver(&ctx, d))
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(host = %host, "callback delivery outlived its budget; the report is taken again after its lease");
+                }
+                let mut hosts = ctx.hosts.lock().expect("hosts lock");
+                if let Some(n) = hosts.get_mut(&host) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        hosts.remove(&host);
+                    }
+                }
                 drop(permit);
             });
         }
     }
     let _ = permits.acquire_many(ctx.cfg.concurrency as u32).await;
-}
-
-fn host_of(url: &str) -> String {
-    url.split("://")
-        .nth(1)
-        .and_then(|r| r.split(['/', '?', '#']).next())
-        .unwrap_or("")
-        .to_ascii_lowercase()
 }
 
 /// The headers of a signed report (SPEC §3 with the callback body).
@@ -218,17 +215,8 @@ pub fn signed_headers(
 }
 
 async fn deliver(ctx: &Ctx, d: Due) {
-    let host = host_of(&d.target);
-    let limit = ctx
-        .hosts
-        .lock()
-        .expect("hosts lock")
-        .entry(host.clone())
-        .or_insert_with(|| Arc::new(Semaphore::new(ctx.cfg.per_target)))
-        .clone();
-    let _slot = limit.acquire().await;
     let started = Instant::now();
-    let attempt = send(ctx, &d, &host).await;
+    let attempt = send(ctx, &d).await;
     let attempt = Attempted {
         latency_ms: started.elapsed().as_millis() as i64,
         ..attempt
@@ -249,39 +237,37 @@ async fn deliver(ctx: &Ctx, d: Due) {
     if !attempt.delivered {
         tracing::info!(notify_id = %d.notify_id, error = ?attempt.error, status = ?attempt.http_status, will_retry = retry_at.is_some(), "callback not delivered");
     }
-    let (id, worker) = (d.notify_id.clone(), ctx.worker.clone());
+    let (id, lease) = (d.notify_id.clone(), d.lease.clone());
     let a2 = attempt.clone();
     if let Err(e) = ctx
         .state
         .store
-        .write(move |db| notifications::record(db, &id, &worker, &a2, retry_at, now))
+        .write(move |db| notifications::record(db, &id, &lease, &a2, retry_at, now))
         .await
     {
         tracing::warn!(error = %e, notify_id = %d.notify_id, "callback attempt not recorded");
     }
 }
 
-async fn send(ctx: &Ctx, d: &Due, host: &str) -> Attempted {
+async fn send(ctx: &Ctx, d: &Due) -> Attempted {
     let fail = |e: String| Attempted {
         http_status: None,
         latency_ms: 0,
         error: Some(e),
         delivered: false,
     };
-    if !ctx.cfg.allow_private {
-        let bare = host
-            .rsplit_once(':')
-            .map(|(h, _)| h)
-            .unwrap_or(host)
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        if let Ok(ip) = bare.parse::<IpAddr>()
-            && let Some(why) = forbidden(ip)
-        {
-            return fail(format!(
-                "refused target: {ip} is {why} (set RG_ALLOW_PRIVATE_CALLBACKS=true to allow)"
-            ));
-        }
+    // The URL as the HTTP client reads it: an address literal in any spelling is checked here
+    // (the resolver never sees it), a name once resolved.
+    let url = match target::parse(&d.target) {
+        Ok(u) => u,
+        Err(e) => return fail(format!("refused target: callbackUrl {e}")),
+    };
+    if !ctx.cfg.allow_private
+        && let Some(why) = target::refusal(&url)
+    {
+        return fail(format!(
+            "refused target: {why} (set RG_ALLOW_PRIVATE_CALLBACKS=true to allow)"
+        ));
     }
     let business: Option<Business> = ctx
         .state
@@ -294,7 +280,7 @@ async fn send(ctx: &Ctx, d: &Due, host: &str) -> Attempted {
     };
     let mut rb = ctx
         .http
-        .post(&d.target)
+        .post(url)
         .header("Content-Type", "application/json; charset=utf-8");
     for (k, v) in signed_headers(&business, &ctx.state.platform_key, &d.body) {
         rb = rb.header(k, v);

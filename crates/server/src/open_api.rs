@@ -119,6 +119,9 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
     let (settlement, amount, channel_id): (Fen, Option<Fen>, String) = match req.product_type {
         ProductType::RedPacket => {
             let id = req.template_id.clone().unwrap_or_default();
+            if !b.allows_template(&id) {
+                return Err(not_enabled("templateId", &id));
+            }
             let t: Template = s
                 .catalog("template", &id)
                 .await?
@@ -139,6 +142,9 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
         ProductType::WechatCoupon | ProductType::AlipayCoupon => {
             let p = product(s, &req).await?;
             let id = req.activity_id.clone().unwrap_or_default();
+            if !b.allows_activity(&id) {
+                return Err(not_enabled("activityId", &id));
+            }
             let a: Activity = s
                 .catalog("activity", &id)
                 .await?
@@ -160,12 +166,21 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
     };
     let app_id = match req.product_type {
         ProductType::AlipayCoupon => None,
-        _ => req
-            .app_id
-            .clone()
-            .or_else(|| b.default_app_id.clone())
-            .or_else(|| Some(channel.app_id.clone())),
+        _ => Some(b.app_id_for(req.app_id.as_deref(), &channel.app_id)?),
     };
+    // A callback may not point inside the operator's network (SPEC §5), whatever its spelling.
+    if let Some(u) = &req.callback_url
+        && !s.allow_private_callbacks
+    {
+        let url =
+            rewardgate_core::target::parse(u).map_err(|e| ApiError::field("callbackUrl", e))?;
+        if let Some(why) = rewardgate_core::target::refusal(&url) {
+            return Err(ApiError::field(
+                "callbackUrl",
+                format_args!("must not point at a private address: {why}"),
+            ));
+        }
+    }
     Ok(NewOrder {
         order_code: ids::order_code(now),
         business_id: b.id.clone(),

@@ -103,6 +103,13 @@ pub async fn send_api_red_pack(State(s): State<AppState>, req: Request) -> Respo
             }
         }
     };
+    if !rewardgate_core::ids::openid_ok(&openid) {
+        return result_fail(
+            &billno,
+            "PARAM_ERROR",
+            "openid must be 1-128 characters of A-Z a-z 0-9 _ -",
+        );
+    }
     if !(100..=20_000).contains(&amount) {
         return result_fail(
             &billno,

@@ -30,8 +30,30 @@ pub struct AppState {
     pub admin_token: Option<Secret>,
     pub platform_key: Arc<RsaPrivateKey>,
     pub platform_public_pem: Arc<String>,
+    /// Callback targets in private networks are allowed (local testing only).
+    pub allow_private_callbacks: bool,
+    /// When the dispatcher and the callback sender last went round their loops (epoch ms; 0:
+    /// not running), for `/readyz`.
+    pub heartbeats: Arc<Heartbeats>,
+    /// Whether the dispatcher and the callback sender run in this process.
+    pub tasks: (bool, bool),
     businesses: Arc<Mutex<HashMap<String, CachedBusiness>>>,
     objects: Arc<Mutex<HashMap<(&'static str, String), CachedObject>>>,
+}
+
+#[derive(Default)]
+pub struct Heartbeats {
+    pub dispatcher: std::sync::atomic::AtomicI64,
+    pub notifier: std::sync::atomic::AtomicI64,
+}
+
+impl Heartbeats {
+    pub fn beat(slot: &std::sync::atomic::AtomicI64) {
+        slot.store(
+            rewardgate_core::clock::now_ms(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
 }
 
 /// A catalogue object's stored JSON as read at a time (`None`: not found).
@@ -45,6 +67,9 @@ impl AppState {
             admin_token,
             platform_key: Arc::new(platform_key),
             platform_public_pem,
+            allow_private_callbacks: false,
+            heartbeats: Arc::new(Heartbeats::default()),
+            tasks: (false, false),
             businesses: Arc::new(Mutex::new(HashMap::new())),
             objects: Arc::new(Mutex::new(HashMap::new())),
         }

@@ -324,14 +324,39 @@ async fn a_hanging_receiver_holds_back_nobody_and_times_out() {
 async fn a_private_target_is_refused_with_the_reason() {
     let db = TestDb::new(Backend::Sqlite);
     let up = sandbox().await;
+    let (url, rx) = receiver(Receiver::default()).await;
+    // Refused at intake when private targets are not allowed…
     let app = spawn_full(&db.url, fast_dispatcher(), fast_notifier(false)).await;
     wire(&app, &up).await;
-    let (url, rx) = receiver(Receiver::default()).await;
+    let (_, v) = app
+        .admin(
+            "PUT",
+            "/businesses/B1",
+            Some(json!({"merchantId": "M1", "name": "b", "md5Key": MD5_KEY, "callbackUrl": url})),
+        )
+        .await;
+    assert_eq!(v["status"], 40001, "{v}");
+    app.stop().await;
+    // …and at send, for a target stored while they were allowed (an operator turned it off).
+    let quiet = rewardgate_server::notifier::NotifierConfig {
+        enabled: false,
+        ..fast_notifier(true)
+    };
+    let app = spawn_full(&db.url, fast_dispatcher(), quiet).await;
     app.put(
         "/businesses/B1",
         json!({"merchantId": "M1", "name": "b", "md5Key": MD5_KEY, "callbackUrl": url}),
     )
     .await;
+    let code = app.place("wx", 1).await;
+    app.wait_for(
+        std::slice::from_ref(&code),
+        &["SUCCESS"],
+        Duration::from_secs(10),
+    )
+    .await;
+    app.stop().await;
+    let app = spawn_full(&db.url, fast_dispatcher(), fast_notifier(false)).await;
     let code = app.place("wx", 1).await;
     wait_until(
         "FAILED",

@@ -116,6 +116,7 @@ fn label(o: &Outcome) -> String {
             "DEFERRED:{}",
             match wait {
                 Wait::PauseAccount => "PAUSE",
+                Wait::Credentials => "CREDENTIALS",
                 Wait::Backoff => "BACKOFF",
                 Wait::ShanghaiMorning => "MORNING",
                 Wait::NextShanghaiDay => "NEXT_DAY",
@@ -178,6 +179,7 @@ fn job(product_type: ProductType, status: &str, step: &str) -> Claimed {
         upstream_key: "KEY".into(),
         request: None,
         first_sent_at: None,
+        lease: "w#1".into(),
     }
 }
 

@@ -117,6 +117,7 @@ pub struct SqliteDb(pub rusqlite::Connection);
 
 impl SqliteDb {
     pub fn open(path: &str) -> Result<SqliteDb, StoreError> {
+        owner_only(path)?;
         let c = rusqlite::Connection::open(path).map_err(sqlite_err)?;
         c.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sqlite_err)?;
@@ -128,6 +129,39 @@ impl SqliteDb {
         c.set_prepared_statement_cache_capacity(64);
         Ok(SqliteDb(c))
     }
+}
+
+/// The database holds every key and secret of the operator's: its file, and the -wal and -shm
+/// files SQLite makes beside it (with the main file's permissions), are readable by the owner
+/// alone. Made so before SQLite first opens it; an older file is tightened.
+fn owner_only(path: &str) -> Result<(), StoreError> {
+    if path == ":memory:" || path.starts_with("file:") {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let err = |e: std::io::Error| StoreError::Db(format!("database file {path}: {e}"));
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(err)?;
+        for p in [
+            path.to_string(),
+            format!("{path}-wal"),
+            format!("{path}-shm"),
+        ] {
+            if let Ok(m) = std::fs::metadata(&p)
+                && m.permissions().mode() & 0o077 != 0
+            {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                    .map_err(err)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn sqlite_err(e: rusqlite::Error) -> StoreError {

@@ -47,6 +47,8 @@ pub struct Claimed {
     /// The upstream request frozen at the first send.
     pub request: Option<String>,
     pub first_sent_at: Option<i64>,
+    /// This claim's lease token: only it may record the attempt.
+    pub lease: String,
 }
 
 /// A rate bucket's settings, from the channel account.
@@ -116,40 +118,107 @@ pub(crate) fn take_token(
     Ok(took)
 }
 
-/// Claims up to `limit` due jobs for `worker` with a lease until `lease_until`. Jobs of paused
-/// accounts wait; jobs whose account's bucket is empty stay for a later claim. A job whose lease
-/// ran out mid-send is taken as unknown (`Check`): its send may have gone out.
+/// Claims up to `limit` due jobs for `worker` with a lease until `lease_until`, fairly across
+/// channel accounts: each account with due work gets its share in turn (starting at `rotation`),
+/// so a rate-limited backlog on one account never holds back another's orders. Jobs of paused
+/// accounts wait; an account whose bucket is empty is passed over until a later claim. A job whose
+/// lease ran out mid-send is taken as unknown (`Check`): its send may have gone out. Each claim
+/// has its own lease token (`worker#attempt`), so a task that outlived its lease cannot record
+/// over the claim that followed it, even in the same process.
 pub fn claim(
     db: &mut dyn Db,
     worker: &str,
     now: i64,
     lease_until: i64,
     limit: i64,
+    rotation: usize,
 ) -> Result<Vec<Claimed>, StoreError> {
     let skip = if db.dialect() == Dialect::Postgres {
-        " FOR UPDATE OF j SKIP LOCKED"
+        " FOR UPDATE SKIP LOCKED"
     } else {
         ""
     };
-    let rows = db.query(
-        &format!(
-            "SELECT j.order_id, j.channel_account_id, j.step, j.state FROM jobs j \
-             WHERE ((j.state = 'READY' AND j.not_before <= $1) OR (j.state = 'IN_FLIGHT' AND j.lease_until < $1)) \
-             AND NOT EXISTS (SELECT 1 FROM channel_pauses p WHERE p.channel_account_id = j.channel_account_id AND p.until_at > $1) \
-             ORDER BY j.not_before LIMIT {}{skip}",
-            limit * 4
-        ),
-        &[now.into()],
-    )?;
+    let paused: Vec<String> = db
+        .query(
+            "SELECT channel_account_id FROM channel_pauses WHERE until_at > $1",
+            &[now.into()],
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect();
+    // Expired leases first: their sends may have gone out, and they are few.
+    let mut picked: Vec<(i64, String, Step, bool)> = db
+        .query(
+            &format!(
+                "SELECT order_id, channel_account_id, step FROM jobs WHERE state = 'IN_FLIGHT' AND lease_until < $1 \
+                 ORDER BY lease_until LIMIT $2{skip}"
+            ),
+            &[now.into(), limit.into()],
+        )?
+        .iter()
+        .filter(|r| !paused.contains(&r.text(1)))
+        .map(|r| (r.int(0), r.text(1), Step::parse(&r.text(2)), true))
+        .collect();
+    // The accounts with ready jobs: a loose index scan, one probe per account.
+    let mut accounts: Vec<String> = db
+        .query(
+            "WITH RECURSIVE a(id) AS (\
+               SELECT MIN(channel_account_id) FROM jobs WHERE state = 'READY' \
+               UNION ALL \
+               SELECT (SELECT MIN(channel_account_id) FROM jobs WHERE state = 'READY' AND channel_account_id > a.id) \
+               FROM a WHERE a.id IS NOT NULL) \
+             SELECT id FROM a WHERE id IS NOT NULL",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .filter(|a| !paused.contains(a))
+        .collect();
+    if !accounts.is_empty() {
+        let k = rotation % accounts.len();
+        accounts.rotate_left(k);
+    }
+    // Each account its share first, then what the others left over to those that had more.
+    let room = (limit - picked.len() as i64).max(0);
+    if room > 0 && !accounts.is_empty() {
+        let share = (room / accounts.len() as i64).max(1);
+        let mut more: Vec<&String> = Vec::new();
+        for pass in [Some(share), None] {
+            let list: Vec<&String> = match pass {
+                Some(_) => accounts.iter().collect(),
+                None => std::mem::take(&mut more),
+            };
+            for account in list {
+                let room = limit - picked.len() as i64;
+                if room <= 0 {
+                    break;
+                }
+                let n = pass.unwrap_or(room).min(room);
+                let rows = db.query(
+                    &format!(
+                        "SELECT order_id, step FROM jobs WHERE state = 'READY' AND channel_account_id = $1 \
+                         AND not_before <= $2 ORDER BY not_before LIMIT $3 OFFSET $4{skip}"
+                    ),
+                    &[account.as_str().into(), now.into(), n.into(), if pass.is_some() { 0i64 } else { share }.into()],
+                )?;
+                if rows.len() as i64 == n {
+                    more.push(account);
+                }
+                for r in rows {
+                    if !picked.iter().any(|p| p.0 == r.int(0)) {
+                        picked.push((r.int(0), account.clone(), Step::parse(&r.text(1)), false));
+                    }
+                }
+            }
+        }
+    }
     let mut out = Vec::new();
     let mut empty: Vec<String> = Vec::new();
-    for r in rows {
+    for (order_id, account, step, expired) in picked {
         if out.len() as i64 >= limit {
             break;
         }
-        let (order_id, account, step, state) =
-            (r.int(0), r.text(1), Step::parse(&r.text(2)), r.text(3));
-        let step = if state == "IN_FLIGHT" && step == Step::Send {
+        let step = if expired && step == Step::Send {
             Step::Check
         } else {
             step
@@ -163,14 +232,15 @@ pub fn claim(
                 continue;
             }
         }
+        let j = db.query_one(
+            "SELECT attempts + 1, upstream_key, request, first_sent_at FROM jobs WHERE order_id = $1",
+            &[order_id.into()],
+        )?;
+        let lease = format!("{worker}#{}", j.int(0));
         db.exec(
             "UPDATE jobs SET state = 'IN_FLIGHT', step = $1, lease_owner = $2, lease_until = $3, attempts = attempts + 1, \
              updated_at = $4 WHERE order_id = $5",
-            &[step.as_str().into(), worker.into(), lease_until.into(), now.into(), order_id.into()],
-        )?;
-        let j = db.query_one(
-            "SELECT attempts, upstream_key, request, first_sent_at FROM jobs WHERE order_id = $1",
-            &[order_id.into()],
+            &[step.as_str().into(), lease.as_str().into(), lease_until.into(), now.into(), order_id.into()],
         )?;
         let order = order_by_id(db, order_id)?
             .ok_or_else(|| StoreError::Db(format!("job without order {order_id}")))?;
@@ -181,6 +251,7 @@ pub fn claim(
             upstream_key: j.text(1),
             request: j.opt_text(2),
             first_sent_at: j.opt_int(3),
+            lease,
         });
     }
     Ok(out)
@@ -190,13 +261,13 @@ pub fn claim(
 pub fn freeze_request(
     db: &mut dyn Db,
     order_id: i64,
-    worker: &str,
+    lease: &str,
     request: &str,
     now: i64,
 ) -> Result<Option<String>, StoreError> {
     db.exec(
         "UPDATE jobs SET request = $1, first_sent_at = $2 WHERE order_id = $3 AND lease_owner = $4 AND request IS NULL",
-        &[request.into(), now.into(), order_id.into(), worker.into()],
+        &[request.into(), now.into(), order_id.into(), lease.into()],
     )?;
     Ok(db
         .query_opt(
@@ -244,6 +315,8 @@ pub struct Transition {
 /// One attempt's record, for operators.
 #[derive(Clone, Debug)]
 pub struct Attempt {
+    /// The process that made it.
+    pub worker: String,
     pub step: Step,
     pub outcome: String,
     pub detail: Option<String>,
@@ -256,7 +329,7 @@ pub struct Attempt {
 pub fn record(
     db: &mut dyn Db,
     order: &OrderRecord,
-    worker: &str,
+    lease: &str,
     attempt: &Attempt,
     transition: Option<&Transition>,
     next: &JobNext,
@@ -270,7 +343,7 @@ pub fn record(
     let held = db.exec(
         "UPDATE jobs SET state = $1, step = $2, not_before = $3, lease_owner = NULL, lease_until = NULL, last_error = $4, \
          updated_at = $5 WHERE order_id = $6 AND lease_owner = $7 AND state = 'IN_FLIGHT'",
-        &[state.into(), step.as_str().into(), not_before.into(), attempt.detail.clone().into(), now.into(), order.id.into(), worker.into()],
+        &[state.into(), step.as_str().into(), not_before.into(), attempt.detail.clone().into(), now.into(), order.id.into(), lease.into()],
     )?;
     if held == 0 {
         return Ok(false);
@@ -283,7 +356,7 @@ pub fn record(
             attempt.outcome.as_str().into(),
             attempt.detail.clone().into(),
             attempt.latency_ms.into(),
-            worker.into(),
+            attempt.worker.as_str().into(),
             now.into(),
         ],
     )?;
@@ -333,9 +406,10 @@ pub fn apply_transition(
     }
     if let Some(n) = &t.notification {
         db.exec(
-            "INSERT INTO notifications (notify_id, order_id, version, target, body, state, attempts, next_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'PENDING', 0, $6, $6)",
-            &[n.notify_id.as_str().into(), order.id.into(), (t.from_version + 1).into(), n.target.as_str().into(), n.body.as_str().into(), now.into()],
+            "INSERT INTO notifications (notify_id, order_id, version, target, body, state, attempts, next_at, created_at, host) \
+             VALUES ($1, $2, $3, $4, $5, 'PENDING', 0, $6, $6, $7)",
+            &[n.notify_id.as_str().into(), order.id.into(), (t.from_version + 1).into(), n.target.as_str().into(), n.body.as_str().into(), now.into(),
+              crate::notifications::host_of(&n.target).into()],
         )?;
     }
     Ok(true)

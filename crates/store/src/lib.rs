@@ -174,6 +174,28 @@ impl Store {
         self.read(move |db| ops::balance(db, &business_id)).await
     }
 
+    /// Whether the store can serve: a read answers with the migrations this build expects, and
+    /// the writer commits. The reasons it cannot, if any.
+    pub async fn readiness(&self) -> Vec<String> {
+        let mut why = Vec::new();
+        let wait = std::time::Duration::from_secs(3);
+        match tokio::time::timeout(wait, self.read(migrate::applied)).await {
+            Ok(Ok(v)) if v == migrate::latest() => {}
+            Ok(Ok(v)) => why.push(format!(
+                "database schema is at migration {v}, this build expects {}",
+                migrate::latest()
+            )),
+            Ok(Err(e)) => why.push(format!("database read failed: {e}")),
+            Err(_) => why.push("database read timed out".into()),
+        }
+        match tokio::time::timeout(wait, self.write(|db| db.batch("SELECT 1"))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => why.push(format!("the writer failed: {e}")),
+            Err(_) => why.push("the writer did not answer within 3 s".into()),
+        }
+        why
+    }
+
     pub async fn ledger_check(&self) -> Result<LedgerCheck, StoreError> {
         self.read(ops::ledger_check).await
     }

@@ -8,12 +8,31 @@ const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_delivery.sql")),
     (3, include_str!("../migrations/sqlite/0003_callbacks.sql")),
+    (4, include_str!("../migrations/sqlite/0004_fairness.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_delivery.sql")),
     (3, include_str!("../migrations/postgres/0003_callbacks.sql")),
+    (4, include_str!("../migrations/postgres/0004_fairness.sql")),
 ];
+
+/// The newest migration this build knows.
+pub fn latest() -> i64 {
+    SQLITE
+        .last()
+        .map(|(v, _)| *v)
+        .unwrap_or(0)
+        .max(POSTGRES.last().map(|(v, _)| *v).unwrap_or(0))
+}
+
+/// The newest migration the database has.
+pub fn applied(db: &mut dyn Db) -> Result<i64, StoreError> {
+    Ok(db
+        .query_opt("SELECT MAX(version) FROM schema_migrations", &[])?
+        .and_then(|r| r.opt_int(0))
+        .unwrap_or(0))
+}
 
 pub fn migrate(db: &mut dyn Db) -> Result<(), StoreError> {
     let list = match db.dialect() {

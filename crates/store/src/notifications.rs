@@ -12,48 +12,101 @@ pub struct Due {
     pub order_id: i64,
     pub business_id: String,
     pub target: String,
+    pub host: String,
     pub body: String,
     pub attempts: i64,
+    /// This claim's lease token: only it may record the attempt.
+    pub lease: String,
 }
 
-/// Claims up to `limit` due reports. A report waits while an earlier version of the same order
-/// is still pending, so that merchants see an order's changes in order.
+/// The key a target's concurrency is counted by (host and port, no user information); targets
+/// that do not parse share one key and are refused when sent.
+pub fn host_of(target: &str) -> String {
+    rewardgate_core::target::parse(target)
+        .map(|u| rewardgate_core::target::host_key(&u))
+        .unwrap_or_default()
+}
+
+/// Claims up to `limit` due reports, host by host: each host with due reports gets at most
+/// `room(host)` (what its concurrency limit leaves free in this process), in turns starting at
+/// `rotation`, so that one slow host's backlog never holds back another's reports. A report waits
+/// while an earlier version of the same order is still pending, so that merchants see an order's
+/// changes in order. Reports whose lease ran out are taken again first.
 pub fn claim(
     db: &mut dyn Db,
     worker: &str,
     now: i64,
     lease_until: i64,
     limit: i64,
+    room: &dyn Fn(&str) -> i64,
+    rotation: usize,
 ) -> Result<Vec<Due>, StoreError> {
     let skip = if db.dialect() == Dialect::Postgres {
         " FOR UPDATE OF n SKIP LOCKED"
     } else {
         ""
     };
-    let rows = db.query(
+    let in_order = "NOT EXISTS (SELECT 1 FROM notifications m WHERE m.order_id = n.order_id AND m.version < n.version \
+                    AND m.state IN ('PENDING', 'SENDING'))";
+    let select = "SELECT n.notify_id, n.order_id, o.business_id, n.target, n.body, n.attempts, n.host FROM notifications n \
+                  JOIN orders o ON o.id = n.order_id";
+    let mut rows = db.query(
         &format!(
-            "SELECT n.notify_id, n.order_id, o.business_id, n.target, n.body, n.attempts FROM notifications n \
-             JOIN orders o ON o.id = n.order_id \
-             WHERE ((n.state = 'PENDING' AND n.next_at <= $1) OR (n.state = 'SENDING' AND n.lease_until < $1)) \
-             AND NOT EXISTS (SELECT 1 FROM notifications m WHERE m.order_id = n.order_id AND m.version < n.version \
-                             AND m.state IN ('PENDING', 'SENDING')) \
-             ORDER BY n.next_at LIMIT {limit}{skip}"
+            "{select} WHERE n.state = 'SENDING' AND n.lease_until < $1 ORDER BY n.lease_until LIMIT $2{skip}"
         ),
-        &[now.into()],
+        &[now.into(), limit.into()],
     )?;
+    let mut hosts: Vec<String> = db
+        .query(
+            "WITH RECURSIVE h(host) AS (\
+               SELECT MIN(host) FROM notifications WHERE state = 'PENDING' \
+               UNION ALL \
+               SELECT (SELECT MIN(host) FROM notifications WHERE state = 'PENDING' AND host > h.host) \
+               FROM h WHERE h.host IS NOT NULL) \
+             SELECT host FROM h WHERE host IS NOT NULL",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect();
+    if !hosts.is_empty() {
+        let k = rotation % hosts.len();
+        hosts.rotate_left(k);
+    }
+    for host in hosts {
+        let left = limit - rows.len() as i64;
+        if left <= 0 {
+            break;
+        }
+        let taken = rows.iter().filter(|r| r.text(6) == host).count() as i64;
+        let n = (room(&host) - taken).min(left);
+        if n <= 0 {
+            continue;
+        }
+        rows.extend(db.query(
+            &format!(
+                "{select} WHERE n.state = 'PENDING' AND n.host = $1 AND n.next_at <= $2 AND {in_order} \
+                 ORDER BY n.next_at LIMIT $3{skip}"
+            ),
+            &[host.as_str().into(), now.into(), n.into()],
+        )?);
+    }
     let mut out = Vec::new();
     for r in rows {
+        let attempts = r.int(5);
         let d = Due {
             notify_id: r.text(0),
             order_id: r.int(1),
             business_id: r.text(2),
             target: r.text(3),
             body: r.text(4),
-            attempts: r.int(5),
+            attempts,
+            host: r.text(6),
+            lease: format!("{worker}@{now}"),
         };
         db.exec(
             "UPDATE notifications SET state = 'SENDING', lease_owner = $1, lease_until = $2 WHERE notify_id = $3",
-            &[worker.into(), lease_until.into(), d.notify_id.as_str().into()],
+            &[d.lease.as_str().into(), lease_until.into(), d.notify_id.as_str().into()],
         )?;
         out.push(d);
     }
@@ -73,7 +126,7 @@ pub struct Attempted {
 pub fn record(
     db: &mut dyn Db,
     notify_id: &str,
-    worker: &str,
+    lease: &str,
     a: &Attempted,
     retry_at: Option<i64>,
     now: i64,
@@ -87,7 +140,7 @@ pub fn record(
         "UPDATE notifications SET state = $1, next_at = $2, attempts = attempts + 1, last_error = $3, lease_owner = NULL, \
          lease_until = NULL, delivered_at = CASE WHEN $1 = 'DELIVERED' THEN $4 ELSE delivered_at END \
          WHERE notify_id = $5 AND lease_owner = $6 AND state = 'SENDING'",
-        &[state.into(), next_at.into(), a.error.clone().into(), now.into(), notify_id.into(), worker.into()],
+        &[state.into(), next_at.into(), a.error.clone().into(), now.into(), notify_id.into(), lease.into()],
     )?;
     if n == 0 {
         return Ok(false);

@@ -1,8 +1,9 @@
 //! Group commit. One thread owns the write connection; callers send operations through a bounded
 //! queue and wait for their reply. The thread takes everything waiting (up to a cap), runs it in
 //! one transaction and answers each caller only once that transaction is durable. Operations never
-//! fail their batch-mates: business refusals are results, not errors, and if the batch hits a
-//! database error it is rolled back and every operation is run again alone.
+//! fail their batch-mates: business refusals are results, not errors, and an operation that hits
+//! a database error is rolled back to its own savepoint while the rest of the batch commits (a
+//! retryable error is then run again alone). Only a batch that cannot commit is rerun op by op.
 
 use crate::StoreError;
 use crate::db::Db;
@@ -131,16 +132,19 @@ fn run(
 
 fn run_batch(db: &mut dyn Db, mut batch: Vec<Box<dyn WriteOp>>) {
     if batch.len() > 1 {
-        let together = db.begin().and_then(|_| {
-            for op in batch.iter_mut() {
-                op.apply(db)?;
-            }
-            db.batch("COMMIT")
-        });
-        match together {
-            Ok(()) => {
-                for op in batch {
-                    op.complete(Ok(()));
+        match with_savepoints(db, &mut batch) {
+            Ok(failed) => {
+                let mut again = Vec::new();
+                for (op, err) in batch.into_iter().zip(failed) {
+                    match err {
+                        None => op.complete(Ok(())),
+                        Some(StoreError::Retryable(_)) => again.push(op),
+                        Some(e) => op.complete(Err(e)),
+                    }
+                }
+                for mut op in again {
+                    let r = run_alone(db, op.as_mut());
+                    op.complete(r);
                 }
                 return;
             }
@@ -154,6 +158,35 @@ fn run_batch(db: &mut dyn Db, mut batch: Vec<Box<dyn WriteOp>>) {
         let r = run_alone(db, op.as_mut());
         op.complete(r);
     }
+}
+
+/// One transaction with a savepoint per operation: an operation's error undoes that operation
+/// alone. The errors by position, once committed; an error of the transaction itself otherwise.
+fn with_savepoints(
+    db: &mut dyn Db,
+    batch: &mut [Box<dyn WriteOp>],
+) -> Result<Vec<Option<StoreError>>, StoreError> {
+    db.begin()?;
+    let mut failed = Vec::with_capacity(batch.len());
+    for op in batch.iter_mut() {
+        db.batch("SAVEPOINT op")?;
+        match op.apply(db) {
+            Ok(()) => {
+                db.batch("RELEASE SAVEPOINT op")?;
+                failed.push(None);
+            }
+            Err(e) => {
+                if db.is_broken() {
+                    return Err(e);
+                }
+                db.batch("ROLLBACK TO SAVEPOINT op")?;
+                db.batch("RELEASE SAVEPOINT op")?;
+                failed.push(Some(e));
+            }
+        }
+    }
+    db.batch("COMMIT")?;
+    Ok(failed)
 }
 
 fn run_alone(db: &mut dyn Db, op: &mut dyn WriteOp) -> Result<(), StoreError> {

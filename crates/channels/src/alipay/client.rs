@@ -49,12 +49,48 @@ impl Client {
         out_biz_no: &str,
     ) -> Outcome {
         let biz =
-            json!({"template_id": template_id, "login_id": login_id, "out_biz_no": out_biz_no})
-                .to_string();
+            json!({"template_id": template_id, "login_id": login_id, "out_biz_no": out_biz_no});
+        match self.call(VOUCHER_SEND, biz).await {
+            Ok(text) => voucher_outcome(&text, &self.cfg.alipay_public_key),
+            Err(o) => o,
+        }
+    }
+
+    /// A known-good request: `alipay.marketing.voucher.query` for a voucher that does not exist.
+    /// Any business answer means the app's signature and rights hold; 40002 invalid-signature /
+    /// invalid-app-id or 40006 means they do not.
+    pub async fn probe(&self) -> crate::Probe {
+        const QUERY: &str = "alipay.marketing.voucher.query";
+        let text = match self.call(QUERY, json!({"voucher_id": "0"})).await {
+            Ok(t) => t,
+            Err(Outcome::Unknown { reason }) => return crate::Probe::Unclear(reason),
+            Err(_) => return crate::Probe::Unclear("no answer".into()),
+        };
+        let Some((node, _)) = super::split_response(&text, QUERY) else {
+            return crate::Probe::Unclear("unreadable answer".into());
+        };
+        let v: Value = serde_json::from_str(node).unwrap_or(Value::Null);
+        let (code, sub) = (
+            v["code"].as_str().unwrap_or(""),
+            v["sub_code"].as_str().unwrap_or(""),
+        );
+        match policy::classify(code, sub) {
+            crate::Class::Deferred(crate::Wait::Credentials) => {
+                crate::Probe::Reproduced(format!("{code} {sub}"))
+            }
+            _ if code.is_empty() || code == "20000" => {
+                crate::Probe::Unclear(format!("{code} {sub}"))
+            }
+            _ => crate::Probe::Healthy,
+        }
+    }
+
+    /// One signed gateway call; the answer's text.
+    async fn call(&self, method: &str, biz: Value) -> Result<String, Outcome> {
         let mut p = Params::new();
         for (k, v) in [
             ("app_id", self.cfg.app_id.as_str()),
-            ("method", VOUCHER_SEND),
+            ("method", method),
             ("format", "JSON"),
             ("charset", "utf-8"),
             ("sign_type", "RSA2"),
@@ -63,7 +99,7 @@ impl Client {
             p.insert(k.into(), v.into());
         }
         p.insert("timestamp".into(), timestamp());
-        p.insert("biz_content".into(), biz);
+        p.insert("biz_content".into(), biz.to_string());
         let sign = super::sign(&p, &self.cfg.private_key);
         p.insert("sign".into(), sign);
         let form: String = form_urlencoded::Serializer::new(String::new())
@@ -78,21 +114,14 @@ impl Client {
             )
             .body(form)
             .send()
-            .await;
-        let resp = match resp {
-            Ok(r) => r,
-            Err(e) => return transport_unknown(&e),
-        };
+            .await
+            .map_err(|e| transport_unknown(&e))?;
         if !resp.status().is_success() {
-            return Outcome::Unknown {
+            return Err(Outcome::Unknown {
                 reason: format!("HTTP {}", resp.status()),
-            };
+            });
         }
-        let text = match resp.text().await {
-            Ok(t) => t,
-            Err(e) => return transport_unknown(&e),
-        };
-        voucher_outcome(&text, &self.cfg.alipay_public_key)
+        resp.text().await.map_err(|e| transport_unknown(&e))
     }
 }
 

@@ -27,9 +27,9 @@ pub fn classify(code: &str, sub_code: &str) -> Class {
     match (code, sub_code) {
         // Our credentials or rights: the account waits for the operator.
         ("40002", s) if s.starts_with("isv.invalid-signature") || s.starts_with("isv.invalid-app-id") => {
-            Deferred(Wait::PauseAccount)
+            Deferred(Wait::Credentials)
         }
-        ("40006", _) | ("20001", _) => Deferred(Wait::PauseAccount), // 权限不足 / 授权权限不足
+        ("40006", _) | ("20001", _) => Deferred(Wait::Credentials), // 权限不足 / 授权权限不足
         // The request lacks what it must carry: it can never succeed.
         ("40001", _) => Definitive,
         (
@@ -42,6 +42,22 @@ pub fn classify(code: &str, sub_code: &str) -> Class {
         // 20000 (isp.unknow-error), other 40002/40004 sub_codes, aop.* and anything else:
         // resend with the same out_biz_no.
         _ => Unknown,
+    }
+}
+
+/// A resend after an unknown outcome. Alipay documents (template_id, out_biz_no) as one business
+/// ("认为是同一次业务") but not that a resend answers the first send's result: a budget or
+/// user-limit refusal of the resend may be refusing *because* the first send granted. So only a
+/// success settles such an order; any refusal of the resend stays unknown (and, past the give-up
+/// bound, goes to an operator), never FAILED while the voucher may exist.
+pub fn after_unknown(o: crate::Outcome) -> crate::Outcome {
+    match o {
+        crate::Outcome::Failed { code, message } => crate::Outcome::Unknown {
+            reason: format!(
+                "{code}: {message} (a resend's refusal after an unknown outcome does not say the first send failed)"
+            ),
+        },
+        other => other,
     }
 }
 
@@ -59,11 +75,11 @@ mod tests {
         assert_eq!(classify("20000", "isp.unknow-error"), Class::Unknown);
         assert_eq!(
             classify("40002", "isv.invalid-signature"),
-            Class::Deferred(Wait::PauseAccount)
+            Class::Deferred(Wait::Credentials)
         );
         assert_eq!(
             classify("40006", "isv.insufficient-isv-permissions"),
-            Class::Deferred(Wait::PauseAccount)
+            Class::Deferred(Wait::Credentials)
         );
     }
 }

@@ -101,6 +101,13 @@ impl Client {
         }
     }
 
+    /// A known-good request: `gethbinfo` for a bill number that was never used. Its only input is
+    /// the account's own, so a credentials refusal here is the account's.
+    pub async fn probe(&self, appid: &str) -> crate::Probe {
+        let billno = format!("{}{}", self.cfg.mch_id, "0".repeat(18));
+        crate::Probe::from_outcome(&self.query_redpack(&billno, appid).await)
+    }
+
     /// `gettransferinfo`.
     pub async fn query_transfer(&self, partner_trade_no: &str, appid: &str) -> Outcome {
         let mut p = Params::new();

@@ -26,15 +26,17 @@ pub fn classify_redpack(code: &str) -> Class {
         | "ILLEGAL_APPID" // R17 L159: 非法appid (the order's appId)
         | "SEND_FAILED" // R17 L171: 该红包已经发放失败，如果需要重新发放，请更换单号
         | "PARAM_IS_NOT_UTF8" => Definitive, // T14 L1366: 请求参数中包含非utf8编码字符
-        // The account cannot send at all: pause it, its orders wait (nothing is failed).
-        "NOTENOUGH" // S002, R17 L217: 帐号余额不足，请到商户平台充值后再重试
-        | "NOAUTH" // S002: 无权限，请联系微信支付开通api权限
+        // The account cannot pay: pause it, its orders wait (nothing is failed).
+        "NOTENOUGH" => Deferred(Wait::PauseAccount), // S002, R17 L217: 帐号余额不足，请到商户平台充值后再重试
+        // The account's credentials or rights, unless this order's request broke them: checked
+        // with a known-good request before the account is paused.
+        "NOAUTH" // S002: 无权限，请联系微信支付开通api权限
         | "API_METHOD_CLOSED" // RQY L308: 商户号API发放方式已关闭
         | "MSGAPPID_ERROR" // R17 L229: msgappid与主、子商户号的绑定关系校验失败
         | "ACCEPTMODE_ERROR" // R17 L235: 主、子商户号关系校验失败
         | "SIGN_ERROR" // R17 L195
         | "CA_ERROR" // R17 L189: 请求未携带证书或证书出错
-        | "XML_ERROR" => Deferred(Wait::PauseAccount), // R17 L205
+        | "XML_ERROR" => Deferred(Wait::Credentials), // R17 L205
         "TIME_LIMITED" => Deferred(Wait::ShanghaiMorning), // S002: 北京时间0:00-8:00之外触发
         "SENDAMOUNT_LIMIT" // RQY L284: 商户号今日发放金额超过限制
         | "DAY_OVER_LIMITED" => Deferred(Wait::NextShanghaiDay), // Senparc RedPackApi.cs 2015 table
@@ -63,13 +65,13 @@ pub fn classify_transfer(code: &str) -> Class {
         | "NO_AUTH" // T14 later revision: 用户账号被冻结 / 产品权限没有开通 (nothing paid)
         | "RECV_ACCOUNT_NOT_ALLOWED" // Go client constants: 收款账户不在收款账户列表
         | "PARAM_IS_NOT_UTF8" => Definitive, // T14 L1366
-        "NOTENOUGH" // T14 later revision: 如果要继续付款必须使用原商户订单号重试
-        | "NOAUTH"
+        "NOTENOUGH" => Deferred(Wait::PauseAccount), // T14 later revision: 如果要继续付款必须使用原商户订单号重试
+        "NOAUTH"
         | "PAY_CHANNEL_NOT_ALLOWED" // Go client constants: 本商户号未配置API发起能力
         | "API_METHOD_CLOSED"
         | "SIGN_ERROR" // T14 L1354-1357
         | "CA_ERROR" // T14 L1362-1364
-        | "XML_ERROR" => Deferred(Wait::PauseAccount), // T14 L1358
+        | "XML_ERROR" => Deferred(Wait::Credentials), // T14 L1358
         "FREQ_LIMIT" => Deferred(Wait::Backoff), // T14 L1360
         "PROCESSING" => Pending,
         // SYSTEMERROR (T14 L1352: 请使用原单号以及原请求参数重试), SEND_FAILED (later revision:
@@ -85,7 +87,7 @@ pub fn classify_query(code: &str) -> Class {
     match code {
         // A query carries nothing of the order's but its billno: these are the account's.
         "CA_ERROR" | "SIGN_ERROR" | "NO_AUTH" | "NOAUTH" | "XML_ERROR" => {
-            Deferred(Wait::PauseAccount) // Q: 请求未携带证书 / 商户签名错误 / 没有权限
+            Deferred(Wait::Credentials) // Q: 请求未携带证书 / 商户签名错误 / 没有权限
         }
         "FREQ_LIMIT" => Deferred(Wait::Backoff), // Q: 受频率限制
         // PARAM_ERROR, SYSTEMERROR (the gethbinfo sample even uses it for 指定单号数据不存在:
@@ -123,13 +125,17 @@ mod tests {
             classify_redpack("SENDAMOUNT_LIMIT"),
             Class::Deferred(Wait::NextShanghaiDay)
         );
+        assert_eq!(
+            classify_redpack("NOTENOUGH"),
+            Class::Deferred(Wait::PauseAccount)
+        );
         for c in [
-            "NOTENOUGH",
+            "SIGN_ERROR",
             "API_METHOD_CLOSED",
             "MSGAPPID_ERROR",
             "ACCEPTMODE_ERROR",
         ] {
-            assert_eq!(classify_redpack(c), Class::Deferred(Wait::PauseAccount));
+            assert_eq!(classify_redpack(c), Class::Deferred(Wait::Credentials));
         }
         assert_eq!(
             classify_redpack("SECOND_OVER_LIMITED"),

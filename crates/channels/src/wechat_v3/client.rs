@@ -139,7 +139,6 @@ impl Client {
         out_request_no: &str,
         app_id: Option<&str>,
     ) -> Outcome {
-        let path = coupon_path(openid);
         let body = json!({
             "stock_id": stock_id,
             "out_request_no": out_request_no,
@@ -147,19 +146,60 @@ impl Client {
             "stock_creator_mchid": self.cfg.mch_id,
         })
         .to_string();
+        match self.request("POST", &coupon_path(openid), body).await {
+            Ok(a) => coupon_outcome(
+                &a,
+                &self.cfg.platform_keys,
+                rewardgate_core::clock::now_ms() / 1000,
+            ),
+            Err(o) => o,
+        }
+    }
+
+    /// A known-good request: the stock's details (`GET /v3/marketing/favor/stocks/{stock_id}`),
+    /// which carries nothing of any order's. A 401 or 403 NO_AUTH here is the account's.
+    pub async fn probe(&self, stock_id: &str) -> crate::Probe {
+        let path = format!(
+            "/v3/marketing/favor/stocks/{}?stock_creator_mchid={}",
+            super::path_segment(stock_id),
+            super::path_segment(&self.cfg.mch_id)
+        );
+        match self.request("GET", &path, String::new()).await {
+            Err(Outcome::Unknown { reason }) => crate::Probe::Unclear(reason),
+            Err(_) => crate::Probe::Unclear("no answer".into()),
+            Ok(a) => {
+                let v: Value = serde_json::from_str(&a.body).unwrap_or(Value::Null);
+                let code = v["code"].as_str().unwrap_or("");
+                match a.status {
+                    401 => crate::Probe::Reproduced(format!("401 {code}")),
+                    403 if code == "NO_AUTH" => crate::Probe::Reproduced(format!("403 {code}")),
+                    500..=599 => crate::Probe::Unclear(format!("HTTP {}", a.status)),
+                    _ => crate::Probe::Healthy,
+                }
+            }
+        }
+    }
+
+    /// One signed request; the answer as it arrived.
+    async fn request(&self, method: &str, path: &str, body: String) -> Result<Answer, Outcome> {
         let signer = Signer {
             key: &self.cfg.private_key,
             mchid: &self.cfg.mch_id,
             serial_no: &self.cfg.cert_serial_no,
         };
         let ts = rewardgate_core::clock::now_ms() / 1000;
-        let auth = signer.authorize("POST", &path, &body, ts, &crate::nonce(32));
+        let auth = signer.authorize(method, path, &body, ts, &crate::nonce(32));
         let url = format!("{}{path}", self.cfg.base_url.trim_end_matches('/'));
-        let resp = self
-            .http
-            .post(url)
+        let mut rb = if method == "GET" {
+            self.http.get(url)
+        } else {
+            self.http
+                .post(url)
+                .header("Content-Type", "application/json")
+                .body(body)
+        };
+        rb = rb
             .header("Authorization", auth)
-            .header("Content-Type", "application/json")
             .header("Accept", "application/json")
             // The serial we can verify answers with (wechatpay-go client.go:L230-232).
             .header(
@@ -169,14 +209,8 @@ impl Client {
                     .first()
                     .map(|(s, _)| s.as_str())
                     .unwrap_or(""),
-            )
-            .body(body)
-            .send()
-            .await;
-        let resp = match resp {
-            Ok(r) => r,
-            Err(e) => return transport_unknown(&e),
-        };
+            );
+        let resp = rb.send().await.map_err(|e| transport_unknown(&e))?;
         let status = resp.status().as_u16();
         let h = |n: &str| {
             resp.headers()
@@ -191,22 +225,14 @@ impl Client {
             h("Wechatpay-Signature"),
             h("Wechatpay-Serial"),
         );
-        let body = match resp.text().await {
-            Ok(t) => t,
-            Err(e) => return transport_unknown(&e),
-        };
-        let a = Answer {
+        let body = resp.text().await.map_err(|e| transport_unknown(&e))?;
+        Ok(Answer {
             status,
             timestamp,
             nonce,
             signature,
             serial,
             body,
-        };
-        coupon_outcome(
-            &a,
-            &self.cfg.platform_keys,
-            rewardgate_core::clock::now_ms() / 1000,
-        )
+        })
     }
 }

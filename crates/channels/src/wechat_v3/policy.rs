@@ -30,7 +30,7 @@ pub fn classify(status: u16, code: &str) -> Class {
             Deferred(Wait::Backoff)
         }
         // V3: 401 签名验证失败; 403 NO_AUTH 权限异常 — the account's credentials or rights.
-        (401, _) | (_, "SIGN_ERROR") | (403, "NO_AUTH") => Deferred(Wait::PauseAccount),
+        (401, _) | (_, "SIGN_ERROR") | (403, "NO_AUTH") => Deferred(Wait::Credentials),
         // SYSTEM_ERROR, 5xx and any code not listed: resend with the same out_request_no.
         _ => Unknown,
     }
@@ -49,7 +49,7 @@ mod tests {
         );
         assert_eq!(
             classify(401, "SIGN_ERROR"),
-            Class::Deferred(Wait::PauseAccount)
+            Class::Deferred(Wait::Credentials)
         );
         assert_eq!(classify(500, "SYSTEM_ERROR"), Class::Unknown);
         assert_eq!(classify(502, ""), Class::Unknown);

@@ -24,6 +24,7 @@ pub(super) async fn record(
     let (label, detail) = describe(&outcome);
     let plan = plan(&ctx.cfg, job, step, &outcome, now);
     let attempt = Attempt {
+        worker: ctx.worker.clone(),
         step,
         outcome: label.to_string(),
         detail: detail.clone(),
@@ -41,9 +42,9 @@ pub(super) async fn record(
     if matches!(plan.next, JobNext::Stuck) {
         tracing::error!(alert = true, order_code = %o.order_code, detail = ?detail, "order stuck: an operator must look (admin retry)");
     }
-    let (order, worker, transition, next) = (
+    let (order, lease, transition, next) = (
         o.clone(),
-        ctx.worker.clone(),
+        job.lease.clone(),
         plan.transition.clone(),
         plan.next.clone(),
     );
@@ -54,7 +55,7 @@ pub(super) async fn record(
             jobs::record(
                 db,
                 &order,
-                &worker,
+                &lease,
                 &attempt,
                 transition.as_ref(),
                 &next,
@@ -140,7 +141,14 @@ pub fn plan(
 ) -> Plan {
     let o = &job.order;
     let follow = cfg.follow_interval.as_millis() as i64;
-    let too_old = now - o.created_at > cfg.give_up_after.as_millis() as i64;
+    // A sent red packet is followed until it is opened or refunded — WeChat refunds 24 h after
+    // the send, so that clock runs from the send, not from the order's creation.
+    let too_old = if o.status == OrderStatus::Success {
+        let sent = job.first_sent_at.unwrap_or(o.created_at);
+        now - sent > cfg.follow_for.as_millis() as i64
+    } else {
+        now - o.created_at > cfg.give_up_after.as_millis() as i64
+    };
     let change = |to: OrderStatus,
                   posting: Option<(PostingKind, rewardgate_core::Fen)>,
                   upstream_id: Option<String>,
@@ -282,7 +290,8 @@ pub fn plan(
                 Wait::ShanghaiMorning => again(step, shanghai_morning(now)),
                 Wait::Backoff => again(step, now + 1000 + backoff(0)),
                 Wait::NextShanghaiDay => again(step, next_shanghai_day(now)),
-                Wait::PauseAccount => {
+                // Unconfirmed credential refusals are turned into one of the others before this.
+                Wait::PauseAccount | Wait::Credentials => {
                     let until = now + cfg.pause.as_millis() as i64;
                     Plan {
                         transition: None,

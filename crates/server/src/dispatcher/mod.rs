@@ -32,6 +32,9 @@ pub struct DispatcherConfig {
     /// After this long since acceptance an order that still cannot be settled is marked stuck for
     /// an operator (never failed on a guess).
     pub give_up_after: Duration,
+    /// How long after its send a red packet is followed before it is marked stuck (WeChat
+    /// refunds an unopened one 24 hours after sending).
+    pub follow_for: Duration,
     /// How long a channel account that cannot pay (NOTENOUGH, refused credentials) is paused.
     pub pause: Duration,
     /// The first wait before asking again about a request the upstream is still processing
@@ -51,6 +54,7 @@ impl Default for DispatcherConfig {
             lease: Duration::from_secs(60),
             follow_interval: Duration::from_secs(1800),
             give_up_after: Duration::from_secs(24 * 3600),
+            follow_for: Duration::from_secs(72 * 3600),
             pause: Duration::from_secs(300),
             pending_wait: Duration::from_secs(60),
             client_ip: "127.0.0.1".into(),
@@ -64,6 +68,7 @@ struct Ctx {
     cfg: DispatcherConfig,
     worker: String,
     clients: Clients,
+    rotation: std::sync::atomic::AtomicUsize,
 }
 
 /// Runs until `shutdown`, then waits for the calls in flight.
@@ -76,10 +81,12 @@ pub async fn run(state: AppState, cfg: DispatcherConfig, shutdown: CancellationT
         cfg,
         worker,
         clients: Clients::default(),
+        rotation: Default::default(),
     });
     let mut last_rates = Instant::now() - Duration::from_secs(60);
     let tick = Duration::from_millis(100);
     while !shutdown.is_cancelled() {
+        crate::state::Heartbeats::beat(&ctx.state.heartbeats.dispatcher);
         if last_rates.elapsed() > Duration::from_secs(5) {
             sync_rates(&ctx).await;
             last_rates = Instant::now();
@@ -115,6 +122,10 @@ pub async fn run(state: AppState, cfg: DispatcherConfig, shutdown: CancellationT
 }
 
 async fn claim(ctx: &Ctx, n: usize) -> Vec<Claimed> {
+    // Which account's share comes first turns with every claim.
+    let rotation = ctx
+        .rotation
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (worker, now, lease) = (
         ctx.worker.clone(),
         now_ms(),
@@ -123,7 +134,7 @@ async fn claim(ctx: &Ctx, n: usize) -> Vec<Claimed> {
     match ctx
         .state
         .store
-        .write(move |db| jobs::claim(db, &worker, now, now + lease, n as i64))
+        .write(move |db| jobs::claim(db, &worker, now, now + lease, n as i64, rotation))
         .await
     {
         Ok(c) => c,
@@ -181,29 +192,105 @@ async fn sync_rates(ctx: &Ctx) {
 async fn process(ctx: &Ctx, job: Claimed) {
     let started = Instant::now();
     let (outcome, step) = attempt(ctx, &job).await;
+    let outcome = confirm_credentials(ctx, &job, step, outcome).await;
     let latency_ms = started.elapsed().as_millis() as i64;
     decide::record(ctx, &job, step, outcome, latency_ms).await;
+}
+
+/// One order's request was refused for the account's credentials or rights. Before the account
+/// is paused for every merchant, a known-good request of the account's (one that carries nothing
+/// of any order's) must be refused the same way; if it is not, the refusal was this order's own
+/// doing: a send that was never executed fails (nothing was granted), a query stays unknown.
+async fn confirm_credentials(ctx: &Ctx, job: &Claimed, step: Step, outcome: Outcome) -> Outcome {
+    let Outcome::Deferred {
+        wait: rewardgate_channels::Wait::Credentials,
+        code,
+        message,
+    } = outcome
+    else {
+        return outcome;
+    };
+    let o = &job.order;
+    let probe = match ctx
+        .state
+        .catalog::<ChannelAccount>("channel_account", &o.channel_account_id)
+        .await
+    {
+        Ok(Some(account)) => match ctx
+            .clients
+            .get(&account, ctx.cfg.extra_roots_pem.as_deref())
+        {
+            Ok(client) => {
+                let req: serde_json::Value = job
+                    .request
+                    .as_deref()
+                    .and_then(|r| serde_json::from_str(r).ok())
+                    .unwrap_or_default();
+                match &*client {
+                    ChannelClient::WechatV2(c) => {
+                        let appid = o.app_id.clone().unwrap_or_else(|| account.app_id.clone());
+                        c.probe(&appid).await
+                    }
+                    ChannelClient::WechatV3(c) => {
+                        c.probe(req["stock_id"].as_str().unwrap_or("0")).await
+                    }
+                    ChannelClient::Alipay(c) => c.probe().await,
+                }
+            }
+            Err(e) => rewardgate_channels::Probe::Unclear(e),
+        },
+        Ok(None) => rewardgate_channels::Probe::Unclear("channel account missing".into()),
+        Err(e) => rewardgate_channels::Probe::Unclear(e.message),
+    };
+    match probe {
+        rewardgate_channels::Probe::Reproduced(why) => Outcome::Deferred {
+            code,
+            message: format!("{message} (a known-good request was refused too: {why})"),
+            wait: rewardgate_channels::Wait::PauseAccount,
+        },
+        rewardgate_channels::Probe::Healthy if step == Step::Send => Outcome::Failed {
+            code,
+            message: format!(
+                "{message} (refused for this order alone: the account's credentials work)"
+            ),
+        },
+        rewardgate_channels::Probe::Healthy => Outcome::Unknown {
+            reason: format!("{code}: {message} (a query refused for this order alone)"),
+        },
+        rewardgate_channels::Probe::Unclear(why) => Outcome::Deferred {
+            code,
+            message: format!("{message} (could not check the account: {why})"),
+            wait: rewardgate_channels::Wait::Backoff,
+        },
+    }
 }
 
 /// Makes the call the job's step asks for; the outcome and the step really taken.
 async fn attempt(ctx: &Ctx, job: &Claimed) -> (Outcome, Step) {
     let o = &job.order;
-    let account: Option<ChannelAccount> = ctx
+    // A read that fails says nothing about the catalogue: ask again soon, never a verdict.
+    let store_down = |what: &str, e: String| Outcome::Deferred {
+        code: "STORE_UNAVAILABLE".into(),
+        message: format!("reading the {what} failed: {e}"),
+        wait: rewardgate_channels::Wait::Backoff,
+    };
+    let account: ChannelAccount = match ctx
         .state
         .catalog("channel_account", &o.channel_account_id)
         .await
-        .ok()
-        .flatten();
-    let Some(account) = account else {
-        let w = rewardgate_channels::Wait::PauseAccount;
-        return (
-            Outcome::Deferred {
-                code: "NO_CHANNEL_ACCOUNT".into(),
-                message: format!("channel account {} is missing", o.channel_account_id),
-                wait: w,
-            },
-            job.step,
-        );
+    {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return (
+                Outcome::Deferred {
+                    code: "NO_CHANNEL_ACCOUNT".into(),
+                    message: format!("channel account {} is missing", o.channel_account_id),
+                    wait: rewardgate_channels::Wait::PauseAccount,
+                },
+                job.step,
+            );
+        }
+        Err(e) => return (store_down("channel account", e.message), job.step),
     };
     let client = match ctx
         .clients
@@ -226,11 +313,11 @@ async fn attempt(ctx: &Ctx, job: &Claimed) -> (Outcome, Step) {
         Some(r) => r.clone(),
         None => match requests::build(ctx, job, &account).await {
             Ok(r) => {
-                let (id, worker, now) = (o.id, ctx.worker.clone(), now_ms());
+                let (id, lease, now) = (o.id, job.lease.clone(), now_ms());
                 let frozen = ctx
                     .state
                     .store
-                    .write(move |db| jobs::freeze_request(db, id, &worker, &r, now))
+                    .write(move |db| jobs::freeze_request(db, id, &lease, &r, now))
                     .await;
                 match frozen {
                     Ok(Some(r)) => r,
@@ -244,7 +331,7 @@ async fn attempt(ctx: &Ctx, job: &Claimed) -> (Outcome, Step) {
                     }
                 }
             }
-            Err(e) => {
+            Err(requests::BuildError::Missing(e)) => {
                 return (
                     Outcome::Failed {
                         code: "CATALOG".into(),
@@ -253,6 +340,7 @@ async fn attempt(ctx: &Ctx, job: &Claimed) -> (Outcome, Step) {
                     job.step,
                 );
             }
+            Err(requests::BuildError::Read(e)) => return (store_down("catalogue", e), job.step),
         },
     };
     let req: serde_json::Value = serde_json::from_str(&request).unwrap_or_default();
@@ -282,8 +370,8 @@ async fn attempt(ctx: &Ctx, job: &Claimed) -> (Outcome, Step) {
             }
             (c.transfer(requests::params(&req)).await, Step::Send)
         }
-        // v3 coupons and Alipay vouchers answer a resend with the same key idempotently: that
-        // is how an unknown outcome is settled.
+        // v3 coupons answer a resend with the same key idempotently ("接口支持幂等重入"): that is
+        // how an unknown outcome is settled, and a refusal of the resend is the first send's own.
         (ChannelClient::WechatV3(c), ProductType::WechatCoupon, step) => (
             c.send_coupon(
                 &text("openid"),
@@ -294,11 +382,17 @@ async fn attempt(ctx: &Ctx, job: &Claimed) -> (Outcome, Step) {
             .await,
             step,
         ),
-        (ChannelClient::Alipay(c), ProductType::AlipayCoupon, step) => (
-            c.send_voucher(&text("template_id"), &text("login_id"), key)
-                .await,
-            step,
-        ),
+        (ChannelClient::Alipay(c), ProductType::AlipayCoupon, step) => {
+            let o = c
+                .send_voucher(&text("template_id"), &text("login_id"), key)
+                .await;
+            let o = if step == Step::Check {
+                rewardgate_channels::alipay::policy::after_unknown(o)
+            } else {
+                o
+            };
+            (o, step)
+        }
         _ => (
             Outcome::Failed {
                 code: "CHANNEL_MISMATCH".into(),

@@ -2,24 +2,47 @@
 //! the job: every retry sends exactly it again, so a changed template can never turn a retry into
 //! a different request under the same key.
 
-use super::{Ctx, Step};
+use super::Ctx;
 use rewardgate_channels::wechat_v2::Params;
 use rewardgate_core::catalog::{Activity, ChannelAccount, Product, Template};
 use rewardgate_core::order::ProductType;
 use rewardgate_store::jobs::Claimed;
 use serde_json::{Value, json};
 
-pub async fn build(ctx: &Ctx, job: &Claimed, account: &ChannelAccount) -> Result<String, String> {
+/// Why no request could be built: what it needs is gone (the order fails: nothing was sent), or
+/// could not be read (asked again: a read error is never a verdict).
+pub enum BuildError {
+    Missing(String),
+    Read(String),
+}
+
+/// A catalogue object the request needs.
+async fn needed<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx,
+    kind: &'static str,
+    what: &str,
+    id: &Option<String>,
+) -> Result<T, BuildError> {
+    let id = id.clone().unwrap_or_default();
+    match ctx.state.catalog(kind, &id).await {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(BuildError::Missing(format!("{what} {id} no longer exists"))),
+        Err(e) => Err(BuildError::Read(e.message)),
+    }
+}
+
+pub async fn build(
+    ctx: &Ctx,
+    job: &Claimed,
+    account: &ChannelAccount,
+) -> Result<String, BuildError> {
     let o = &job.order;
-    let missing = |what: &str, id: &Option<String>| {
-        format!("{what} {} no longer exists", id.clone().unwrap_or_default())
-    };
     let app_id = o.app_id.clone().unwrap_or_else(|| account.app_id.clone());
     let v = match o.product_type {
         ProductType::RedPacket if o.delivery.is_some() => {
             // Rabbitpre: the caller's texts and mode, frozen with the order.
             let d: Value = serde_json::from_str(o.delivery.as_deref().unwrap_or("{}"))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| BuildError::Missing(e.to_string()))?;
             json!({
                 "mch_billno": job.upstream_key,
                 "wxappid": app_id,
@@ -36,13 +59,7 @@ pub async fn build(ctx: &Ctx, job: &Claimed, account: &ChannelAccount) -> Result
             })
         }
         ProductType::RedPacket => {
-            let t: Template = ctx
-                .state
-                .catalog("template", o.template_id.as_deref().unwrap_or(""))
-                .await
-                .ok()
-                .flatten()
-                .ok_or_else(|| missing("template", &o.template_id))?;
+            let t: Template = needed(ctx, "template", "template", &o.template_id).await?;
             let mut p = json!({
                 "mch_billno": job.upstream_key,
                 "wxappid": app_id,
@@ -61,13 +78,7 @@ pub async fn build(ctx: &Ctx, job: &Claimed, account: &ChannelAccount) -> Result
             p
         }
         ProductType::WechatTransfer => {
-            let p: Product = ctx
-                .state
-                .catalog("product", o.product_code.as_deref().unwrap_or(""))
-                .await
-                .ok()
-                .flatten()
-                .ok_or_else(|| missing("product", &o.product_code))?;
+            let p: Product = needed(ctx, "product", "product", &o.product_code).await?;
             json!({
                 "mch_appid": app_id,
                 "partner_trade_no": job.upstream_key,
@@ -79,13 +90,7 @@ pub async fn build(ctx: &Ctx, job: &Claimed, account: &ChannelAccount) -> Result
             })
         }
         ProductType::WechatCoupon | ProductType::AlipayCoupon => {
-            let a: Activity = ctx
-                .state
-                .catalog("activity", o.activity_id.as_deref().unwrap_or(""))
-                .await
-                .ok()
-                .flatten()
-                .ok_or_else(|| missing("activity", &o.activity_id))?;
+            let a: Activity = needed(ctx, "activity", "activity", &o.activity_id).await?;
             if o.product_type == ProductType::WechatCoupon {
                 json!({"openid": o.open_id, "stock_id": a.upstream_id, "appid": app_id})
             } else {
@@ -93,7 +98,6 @@ pub async fn build(ctx: &Ctx, job: &Claimed, account: &ChannelAccount) -> Result
             }
         }
     };
-    let _ = Step::Send;
     Ok(v.to_string())
 }
 
