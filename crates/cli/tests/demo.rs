@@ -116,11 +116,16 @@ fn import_openids_from_csv() {
         json!({"apiSecretKey": "secret-secret-secret", "businessId": "B1", "channelAccountId": "wx2", "openidMapping": "MAPPED"}),
     );
     let csv = dir.path().join("map.csv");
-    std::fs::write(
-        &csv,
-        "userId,openid\nu1,oOpen1\n\"u2\",\"oOpen2\"\nbroken line\nu3,oOpen3\n",
-    )
-    .unwrap();
+    // Three thousand more lines: several batches under the 64 KiB body limit (one 5000-row batch
+    // used to be refused above ~800 rows).
+    let mut text =
+        "userId,openid\nu1,oOpen1\n\"u2\",\"oOpen2\"\nbroken line\nu3,oOpen3\n".to_string();
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "rabbitpre-user-{i:08},oOpenidOfAWeChatUser_{i:012}\n"
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
     let out = Command::new(BIN)
         .args(["import-openids", "--integration", "rp", "--url", &base])
         .arg(&csv)
@@ -134,7 +139,7 @@ fn import_openids_from_csv() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("imported 3 mappings")
+        stdout.contains("imported 3003 mappings")
             && stdout.contains("1 bad lines skipped (lines [4])"),
         "{stdout}"
     );

@@ -163,6 +163,9 @@ mod tests {
             "http://224.0.0.1/",
             "http://255.255.255.255/",
             "http://198.18.0.1/",
+            "http://%31%32%37.0.0.1/",
+            "http://ⓛⓞⓒⓐⓛⓗⓞⓢⓣ/",
+            "http://0177.0.0.01/",
         ] {
             let url = parse(u).unwrap_or_else(|e| panic!("{u}: {e}"));
             assert!(refusal(&url).is_some(), "{u} → {url}");

@@ -126,9 +126,25 @@ async fn readyz(axum::extract::State(s): axum::extract::State<AppState>) -> Resp
     r
 }
 
+/// The most header bytes a request may carry.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// Gives every request an id (the caller's `X-Request-Id` if sane), a span carrying it, and
 /// the id on the answer.
 async fn request_id(req: Request, next: Next) -> Response {
+    // No caller needs more than a few kilobytes of headers; a flood of them is refused before
+    // any work (431, with the envelope).
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return http_error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request headers are too large",
+        );
+    }
     let id = req
         .headers()
         .get("x-request-id")
