@@ -3,15 +3,81 @@
 
 use crate::clock::shanghai_ymd;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+
+/// An identifier that travels far: a string with a name of its own, so that one kind of id is
+/// never passed where another is meant.
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name(s)
+            }
+        }
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name(s.to_string())
+            }
+        }
+        impl PartialEq<str> for $name {
+            fn eq(&self, o: &str) -> bool {
+                self.0 == o
+            }
+        }
+        impl PartialEq<&str> for $name {
+            fn eq(&self, o: &&str) -> bool {
+                self.0 == *o
+            }
+        }
+    };
+}
+
+id_type!(
+    /// The platform's number for an order (`orderCode`).
+    OrderCode
+);
+id_type!(
+    /// A merchant's business (`businessId`), the owner of a balance and of credentials.
+    BusinessId
+);
+id_type!(
+    /// The operator's credentials for one upstream (a channel account's id).
+    ChannelAccountId
+);
 
 /// `RG` + yyyymmdd (Asia/Shanghai) + 16 random hex digits: sortable by day, not guessable in
 /// sequence (64 random bits a day).
-pub fn order_code(now_ms: i64) -> String {
+pub fn order_code(now_ms: i64) -> OrderCode {
     let mut b = [0u8; 8];
     SystemRandom::new()
         .fill(&mut b)
         .expect("the system RNG works");
-    format!("RG{}{}", shanghai_ymd(now_ms), hex::encode_upper(b))
+    OrderCode(format!(
+        "RG{}{}",
+        shanghai_ymd(now_ms),
+        hex::encode_upper(b)
+    ))
 }
 
 /// `mch_billno` = mch_id + yyyymmdd + 10 digits (28 characters for a 10-digit mch_id). `seq` is

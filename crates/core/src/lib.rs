@@ -3,16 +3,21 @@
 
 pub mod catalog;
 pub mod clock;
+pub mod delivery;
 pub mod error;
 pub mod ids;
 pub mod json;
 pub mod keys;
 pub mod money;
 pub mod order;
+pub mod outcome;
+pub mod rate;
+pub mod report;
 pub mod request;
 pub mod secret;
 pub mod sign;
 pub mod target;
+pub mod upstream;
 
 pub use error::{ApiError, Status};
 pub use money::Fen;

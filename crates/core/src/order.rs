@@ -2,6 +2,7 @@
 //! and the settlement price.
 
 use crate::catalog::{Activity, Product, ProductKind, Template};
+use crate::ids::{BusinessId, ChannelAccountId, OrderCode};
 use crate::{ApiError, Fen, Status};
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +75,201 @@ impl OrderStatus {
     }
 }
 
+/// A delivery job's state (what the dispatcher does with it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobState {
+    /// Due at its `not_before`.
+    Ready,
+    /// Claimed under a lease.
+    InFlight,
+    /// Nothing more to do.
+    Done,
+    /// Given up: an operator must look (admin retry re-arms it).
+    Stuck,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 4] = [
+        JobState::Ready,
+        JobState::InFlight,
+        JobState::Done,
+        JobState::Stuck,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Ready => "READY",
+            JobState::InFlight => "IN_FLIGHT",
+            JobState::Done => "DONE",
+            JobState::Stuck => "STUCK",
+        }
+    }
+    pub fn parse(s: &str) -> Option<JobState> {
+        JobState::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// A status report's delivery state (SPEC §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReportState {
+    /// Due at its `next_at`.
+    Pending,
+    /// Claimed under a lease.
+    Sending,
+    Delivered,
+    /// Its retries ran out: an operator may redeliver it.
+    Failed,
+}
+
+impl ReportState {
+    pub const ALL: [ReportState; 4] = [
+        ReportState::Pending,
+        ReportState::Sending,
+        ReportState::Delivered,
+        ReportState::Failed,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportState::Pending => "PENDING",
+            ReportState::Sending => "SENDING",
+            ReportState::Delivered => "DELIVERED",
+            ReportState::Failed => "FAILED",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ReportState> {
+        ReportState::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// What an order is, fixed when it is accepted: who asked, for what, priced and routed.
+#[derive(Clone, Debug)]
+pub struct OrderSpec {
+    pub order_code: OrderCode,
+    pub business_id: BusinessId,
+    pub merchant_id: String,
+    pub biz_code: String,
+    pub product_type: ProductType,
+    /// The request's fingerprint: the same bizCode with another request is 40901.
+    pub fingerprint: String,
+    pub template_id: Option<String>,
+    pub product_code: Option<String>,
+    pub activity_id: Option<String>,
+    pub open_id: Option<String>,
+    pub mobile: Option<String>,
+    pub app_id: Option<String>,
+    /// What the user gets (red packets, transfers), when it is an amount.
+    pub amount: Option<Fen>,
+    pub settlement: Fen,
+    pub callback_url: Option<String>,
+    pub description: Option<String>,
+    pub channel_account_id: ChannelAccountId,
+    pub created_at: i64,
+    /// How to deliver beyond the catalogue (Rabbitpre: the caller's texts and mode).
+    pub delivery: Option<Delivery>,
+}
+
+/// One order as stored: what it is, where it stands, and its delivery job's key and state.
+#[derive(Clone, Debug)]
+pub struct Order {
+    pub id: i64,
+    pub spec: OrderSpec,
+    pub status: OrderStatus,
+    pub upstream_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    /// Grows with each change; a report carries it so that a receiver can drop stale ones.
+    pub version: i64,
+    pub updated_at: i64,
+    pub finished_at: Option<i64>,
+    pub upstream_key: Option<String>,
+    pub job_state: Option<JobState>,
+    pub job_attempts: i64,
+}
+
+impl std::ops::Deref for Order {
+    type Target = OrderSpec;
+    fn deref(&self) -> &OrderSpec {
+        &self.spec
+    }
+}
+
+/// Rabbitpre's own texts and mode for a red packet, frozen with the order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub send_name: String,
+    pub wishing: String,
+    pub act_name: String,
+    pub remark: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_way: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trade_record_id: Option<i64>,
+}
+
+impl Delivery {
+    /// Rabbitpre's mini-program red packet (`sendminiprogramhb`).
+    pub fn mini_program(&self) -> bool {
+        self.notify_way.as_deref() == Some("MINI_PROGRAM_JSAPI")
+    }
+}
+
+/// The upstream idempotency key of a new order (SPEC §10).
+#[derive(Clone, Debug)]
+pub enum KeyScheme {
+    /// WeChat Pay v2 red packets: `mch_billno` = mch_id + yyyymmdd + 10 digits from the row id.
+    MchBillno { mch_id: String },
+    /// Everything else: the orderCode.
+    OrderCode,
+}
+
+/// An order ready to be stored: parsed, priced and routed by the domain.
+#[derive(Clone, Debug)]
+pub struct NewOrder {
+    pub spec: OrderSpec,
+    pub key: KeyScheme,
+}
+
+impl std::ops::Deref for NewOrder {
+    type Target = OrderSpec;
+    fn deref(&self) -> &OrderSpec {
+        &self.spec
+    }
+}
+
+impl NewOrder {
+    /// Its upstream idempotency key once stored as row `id` (derived once, reused on retries).
+    pub fn key_for(&self, id: i64) -> String {
+        match &self.key {
+            KeyScheme::MchBillno { mch_id } => {
+                crate::ids::mch_billno(mch_id, self.spec.created_at, id)
+            }
+            KeyScheme::OrderCode => crate::ids::out_request_no(&self.spec.order_code),
+        }
+    }
+
+    /// The order as it is once stored as row `id` under `key`.
+    pub fn stored(&self, id: i64, key: String) -> Order {
+        Order {
+            id,
+            spec: self.spec.clone(),
+            status: OrderStatus::Processing,
+            upstream_id: None,
+            error_code: None,
+            error_message: None,
+            version: 1,
+            updated_at: self.spec.created_at,
+            finished_at: None,
+            upstream_key: Some(key),
+            job_state: Some(JobState::Ready),
+            job_attempts: 0,
+        }
+    }
+}
+
 /// What the upstream told us about an order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -101,6 +297,12 @@ impl AccountKind {
             AccountKind::Funding => "FUNDING",
         }
     }
+    pub fn parse(s: &str) -> Option<AccountKind> {
+        use AccountKind::*;
+        [Available, Held, Spent, Funding]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
 }
 
 /// A posting moves an amount `from` one account `to` another, so the ledger always sums to zero.
@@ -122,6 +324,12 @@ impl PostingKind {
             PostingKind::Release => "RELEASE",
             PostingKind::Refund => "REFUND",
         }
+    }
+    pub fn parse(s: &str) -> Option<PostingKind> {
+        use PostingKind::*;
+        [Topup, Hold, Capture, Release, Refund]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
     /// (from, to).
     pub fn accounts(self) -> (AccountKind, AccountKind) {
@@ -175,7 +383,22 @@ pub fn price_red_packet(spec: Fen, t: &Template) -> Result<Fen, ApiError> {
             ),
         ));
     }
-    Ok(Fen(spec.0 + spec.fee_bp(t.fee_rate_bp).0))
+    Ok(with_fee(spec, t.fee_rate_bp))
+}
+
+/// `spec` plus its fee of `fee_rate_bp` basis points (SPEC §4: round half up, in fen) — the one
+/// pricing rule of every amount-based order.
+pub fn with_fee(spec: Fen, fee_rate_bp: i64) -> Fen {
+    Fen(spec.0 + spec.fee_bp(fee_rate_bp).0)
+}
+
+/// The red-packet amounts Rabbitpre's endpoint takes (WeChat's default range, seed 002).
+pub const RABBITPRE_RANGE: std::ops::RangeInclusive<i64> = 100..=20_000;
+
+/// Settlement for a Rabbitpre red packet: the amount plus the fee of the integration's template,
+/// if it names one.
+pub fn price_rabbitpre(amount: Fen, template: Option<&Template>) -> Fen {
+    with_fee(amount, template.map_or(0, |t| t.fee_rate_bp))
 }
 
 /// Settlement for a WeChat 零钱 transfer: `spec` ≥ 0.3 yuan, plus the product's fee.
@@ -192,7 +415,7 @@ pub fn price_transfer(spec: Fen, p: &Product) -> Result<Fen, ApiError> {
             "spec must be at most 20000 yuan for a WeChat transfer",
         ));
     }
-    Ok(Fen(spec.0 + spec.fee_bp(p.fee_rate_bp.unwrap_or(0)).0))
+    Ok(with_fee(spec, p.fee_rate_bp.unwrap_or(0)))
 }
 
 /// Settlement for a coupon: the product's fixed price, if the activity is on at `now_ms`.

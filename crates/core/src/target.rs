@@ -45,6 +45,20 @@ pub fn refusal(url: &Url) -> Option<String> {
     }
 }
 
+/// Checks a callback URL given at intake or to the admin API (`field` names it in the refusal):
+/// http(s), no user information, and — unless private targets are allowed — no address inside
+/// the operator's network in any spelling.
+pub fn check_callback(field: &str, u: &str, allow_private: bool) -> Result<(), crate::ApiError> {
+    let url = parse(u).map_err(|e| crate::ApiError::field(field, e))?;
+    if !allow_private && let Some(why) = refusal(&url) {
+        return Err(crate::ApiError::field(
+            field,
+            format_args!("must not point at a private address: {why}"),
+        ));
+    }
+    Ok(())
+}
+
 /// The key one target's concurrency is counted by: host and port, without user information.
 pub fn host_key(url: &Url) -> String {
     format!(

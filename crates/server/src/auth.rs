@@ -92,3 +92,35 @@ pub async fn verify(
         now,
     })
 }
+
+/// A signed open-API request, as handlers take it: the body under SPEC §2's transport rules,
+/// and the signature (SPEC §3) checked over its exact bytes before anything reads it.
+pub struct Signed {
+    pub verified: Verified,
+    pub body: axum::body::Bytes,
+}
+
+impl axum::extract::FromRequest<AppState> for Signed {
+    type Rejection = axum::response::Response;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        let peer = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let (parts, body) = req.into_parts();
+        let bytes = crate::body::read_json_body(&parts.headers, body, false).await?;
+        let verified = verify(state, &parts.headers, &bytes, peer)
+            .await
+            .map_err(|e| crate::envelope::Refusal(e).into_response())?;
+        Ok(Signed {
+            verified,
+            body: bytes,
+        })
+    }
+}

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 pub mod dispatcher;
 pub mod envelope;
+pub mod lease_loop;
 pub mod notifier;
 pub mod open_api;
 pub mod rabbitpre;
@@ -21,7 +22,7 @@ use axum::routing::{get, post};
 use envelope::http_error;
 use rewardgate_core::keys::RsaPrivateKey;
 use rewardgate_core::secret::Secret;
-use rewardgate_store::{Store, ops};
+use rewardgate_store::Store;
 use state::AppState;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -189,7 +190,7 @@ async fn platform_key(
     }
     let (fresh, _) = RsaPrivateKey::generate_pem()?;
     let pem = store
-        .write(move |db| ops::init_setting(db, "platform_private_key_pem", &fresh))
+        .init_setting("platform_private_key_pem", fresh)
         .await?;
     Ok(RsaPrivateKey::from_pem(&pem)?)
 }
@@ -261,7 +262,7 @@ async fn purge_nonces(store: Store, shutdown: CancellationToken) {
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
         let now = rewardgate_core::clock::now_ms();
-        match store.write(move |db| ops::purge_nonces(db, now)).await {
+        match store.purge_nonces(now).await {
             Ok(n) if n > 0 => tracing::debug!(deleted = n, "expired nonces purged"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "nonce purge failed"),

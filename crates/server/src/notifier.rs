@@ -5,17 +5,18 @@
 //! 3 s connect / 10 s total, no redirects). Private, loopback, link-local and metadata addresses
 //! are refused unless the operator allows them.
 
+use crate::lease_loop::Work;
 use crate::state::AppState;
 use rewardgate_core::catalog::Business;
 use rewardgate_core::clock::now_ms;
 use rewardgate_core::sign::{self, AuthHeaders, Signer};
 use rewardgate_core::target;
-use rewardgate_store::notifications::{self, Attempted, Due};
+use rewardgate_store::{Attempted, DueReport, ReportClaim};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Debug)]
@@ -83,6 +84,8 @@ struct Ctx {
     http: reqwest::Client,
     /// Reports in flight per host in this process (entries leave at zero).
     hosts: Mutex<HashMap<String, usize>>,
+    /// Which host's share of a claim comes first turns with every claim.
+    rotation: AtomicUsize,
 }
 
 /// How long a claimed report belongs to this process; a delivery never outlives it.
@@ -99,89 +102,82 @@ pub async fn run(state: AppState, cfg: NotifierConfig, shutdown: CancellationTok
     }
     let http = b.build().expect("an HTTP client");
     let worker = format!("{}-{}", std::process::id(), rewardgate_channels::nonce(8));
-    let permits = Arc::new(Semaphore::new(cfg.concurrency));
+    let heartbeat = state.heartbeats.notifier.clone();
+    let concurrency = cfg.concurrency;
     let ctx = Arc::new(Ctx {
         state,
         cfg,
         worker,
         http,
         hosts: Mutex::new(HashMap::new()),
+        rotation: AtomicUsize::new(0),
     });
-    let mut rotation = 0usize;
-    while !shutdown.is_cancelled() {
-        crate::state::Heartbeats::beat(&ctx.state.heartbeats.notifier);
-        let free = permits.available_permits();
-        let (worker, now) = (ctx.worker.clone(), now_ms());
-        // What each host may still take: its slots are counted before a global one is used, so
-        // a slow host's reports wait for that host's slots, never holding anyone else's.
-        let busy = ctx.hosts.lock().expect("hosts lock").clone();
-        let per_target = ctx.cfg.per_target as i64;
-        rotation = rotation.wrapping_add(1);
-        let due = if free == 0 {
-            Vec::new()
-        } else {
-            ctx.state
-                .store
-                .write(move |db| {
-                    let room = |h: &str| per_target - busy.get(h).copied().unwrap_or(0) as i64;
-                    let lease_until = now + LEASE.as_millis() as i64;
-                    notifications::claim(
-                        db,
-                        &worker,
-                        now,
-                        lease_until,
-                        free as i64,
-                        &room,
-                        rotation,
-                    )
-                })
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "claiming callbacks failed");
-                    Vec::new()
-                })
-        };
-        if due.is_empty() {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-            }
-            continue;
-        }
-        for d in due {
-            *ctx.hosts
-                .lock()
-                .expect("hosts lock")
-                .entry(d.host.clone())
-                .or_insert(0) += 1;
-            let permit = permits
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("semaphore open");
-            let ctx = ctx.clone();
-            tokio::spawn(async move {
-                let host = d.host.clone();
-                // Never past the lease: another process may take the report after it.
-                let budget = LEASE - Duration::from_secs(5);
-                if tokio::time::timeout(budget, deliver(&ctx, d))
-                    .await
-                    .is_err()
-                {
-                    tracing::warn!(host = %host, "callback delivery outlived its budget; the report is taken again after its lease");
-                }
-                let mut hosts = ctx.hosts.lock().expect("hosts lock");
-                if let Some(n) = hosts.get_mut(&host) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        hosts.remove(&host);
-                    }
-                }
-                drop(permit);
+    crate::lease_loop::run(
+        ctx,
+        concurrency,
+        Duration::from_millis(200),
+        heartbeat,
+        shutdown,
+    )
+    .await;
+}
+
+impl Work for Ctx {
+    type Item = DueReport;
+
+    /// Claims what each host may still take: a host's slots are counted before a global one is
+    /// used, so a slow host's reports wait for that host's slots, never holding anyone else's.
+    async fn claim(self: &Arc<Self>, free: usize) -> Vec<DueReport> {
+        let now = now_ms();
+        let busy: HashMap<String, i64> = self
+            .hosts
+            .lock()
+            .expect("hosts lock")
+            .iter()
+            .map(|(h, n)| (h.clone(), *n as i64))
+            .collect();
+        let due = self
+            .state
+            .store
+            .claim_reports(ReportClaim {
+                worker: self.worker.clone(),
+                now,
+                lease_until: now + LEASE.as_millis() as i64,
+                limit: free as i64,
+                busy,
+                per_host: self.cfg.per_target as i64,
+                rotation: self.rotation.fetch_add(1, Ordering::Relaxed),
+            })
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "claiming callbacks failed");
+                Vec::new()
             });
+        let mut hosts = self.hosts.lock().expect("hosts lock");
+        for d in &due {
+            *hosts.entry(d.host.clone()).or_insert(0) += 1;
+        }
+        due
+    }
+
+    async fn process(self: Arc<Self>, d: DueReport) {
+        let host = d.host.clone();
+        // Never past the lease: another process may take the report after it.
+        let budget = LEASE - Duration::from_secs(5);
+        if tokio::time::timeout(budget, deliver(&self, d))
+            .await
+            .is_err()
+        {
+            tracing::warn!(host = %host, "callback delivery outlived its budget; the report is taken again after its lease");
+        }
+        let mut hosts = self.hosts.lock().expect("hosts lock");
+        if let Some(n) = hosts.get_mut(&host) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                hosts.remove(&host);
+            }
         }
     }
-    let _ = permits.acquire_many(ctx.cfg.concurrency as u32).await;
 }
 
 /// The headers of a signed report (SPEC §3 with the callback body).
@@ -214,7 +210,7 @@ pub fn signed_headers(
     ]
 }
 
-async fn deliver(ctx: &Ctx, d: Due) {
+async fn deliver(ctx: &Ctx, d: DueReport) {
     let started = Instant::now();
     let attempt = send(ctx, &d).await;
     let attempt = Attempted {
@@ -237,19 +233,23 @@ async fn deliver(ctx: &Ctx, d: Due) {
     if !attempt.delivered {
         tracing::info!(notify_id = %d.notify_id, error = ?attempt.error, status = ?attempt.http_status, will_retry = retry_at.is_some(), "callback not delivered");
     }
-    let (id, lease) = (d.notify_id.clone(), d.lease.clone());
-    let a2 = attempt.clone();
     if let Err(e) = ctx
         .state
         .store
-        .write(move |db| notifications::record(db, &id, &lease, &a2, retry_at, now))
+        .record_report(
+            d.notify_id.clone(),
+            d.lease.clone(),
+            attempt.clone(),
+            retry_at,
+            now,
+        )
         .await
     {
         tracing::warn!(error = %e, notify_id = %d.notify_id, "callback attempt not recorded");
     }
 }
 
-async fn send(ctx: &Ctx, d: &Due) -> Attempted {
+async fn send(ctx: &Ctx, d: &DueReport) -> Attempted {
     let fail = |e: String| Attempted {
         http_status: None,
         latency_ms: 0,
@@ -269,12 +269,7 @@ async fn send(ctx: &Ctx, d: &Due) -> Attempted {
             "refused target: {why} (set RG_ALLOW_PRIVATE_CALLBACKS=true to allow)"
         ));
     }
-    let business: Option<Business> = ctx
-        .state
-        .catalog("business", &d.business_id)
-        .await
-        .ok()
-        .flatten();
+    let business: Option<Business> = ctx.state.catalog(&d.business_id).await.ok().flatten();
     let Some(business) = business else {
         return fail(format!("business {} not found", d.business_id));
     };

@@ -1,19 +1,19 @@
 //! The merchant-facing open API (SPEC §4): thin handlers — verify, parse, route and price through
 //! the domain, store, answer.
 
-use crate::auth::{self, Verified};
-use crate::body::read_json_body;
+use crate::auth::{Signed, Verified};
 use crate::envelope::{ApiResult, Refusal, ok};
 use crate::state::AppState;
 use crate::views::order_view;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::response::Response;
 use rewardgate_core::catalog::{Activity, ChannelAccount, Product, Template, not_enabled};
 use rewardgate_core::json::{JsonObject, parse_object};
-use rewardgate_core::order::{self, ProductType};
+use rewardgate_core::order::{self, KeyScheme, NewOrder, OrderSpec, ProductType};
 use rewardgate_core::request::{Caller, CreateOrder, OrderQuery, parse_caller};
 use rewardgate_core::{ApiError, Fen, Status, ids};
-use rewardgate_store::{AcceptOutcome, Admit, KeyScheme, NewOrder, NonceUse};
+use rewardgate_store::{AcceptOutcome, Admit, NonceUse};
+use serde_json::json;
 
 fn too_many() -> Refusal {
     ApiError::new(
@@ -21,22 +21,6 @@ fn too_many() -> Refusal {
         "too many requests for this business; retry later",
     )
     .into()
-}
-use serde_json::json;
-use std::net::SocketAddr;
-
-/// Everything a signed call needs before its own logic: body, signature, caller.
-async fn signed(
-    state: &AppState,
-    peer: SocketAddr,
-    req: Request,
-) -> Result<(Verified, axum::body::Bytes), Response> {
-    let (parts, body) = req.into_parts();
-    let bytes = read_json_body(&parts.headers, body, false).await?;
-    let v = auth::verify(state, &parts.headers, &bytes, peer.ip())
-        .await
-        .map_err(|e| Refusal(e).into_response())?;
-    Ok((v, bytes))
 }
 
 fn owner_check(v: &Verified, caller: &Caller) -> Result<(), ApiError> {
@@ -49,30 +33,25 @@ fn owner_check(v: &Verified, caller: &Caller) -> Result<(), ApiError> {
     Ok(())
 }
 
-macro_rules! create_handler {
-    ($name:ident, $t:expr) => {
-        pub async fn $name(
-            State(s): State<AppState>,
-            ConnectInfo(peer): ConnectInfo<SocketAddr>,
-            req: Request,
-        ) -> Response {
-            match signed(&s, peer, req).await {
-                Ok((v, body)) => create(&s, v, &body, $t)
-                    .await
-                    .unwrap_or_else(IntoResponse::into_response),
-                Err(r) => r,
-            }
-        }
-    };
+pub async fn red_packet(State(s): State<AppState>, req: Signed) -> ApiResult {
+    create(&s, req, ProductType::RedPacket).await
 }
 
-create_handler!(red_packet, ProductType::RedPacket);
-create_handler!(wechat_coupon, ProductType::WechatCoupon);
-create_handler!(alipay_coupon, ProductType::AlipayCoupon);
-create_handler!(wechat_transfer, ProductType::WechatTransfer);
+pub async fn wechat_coupon(State(s): State<AppState>, req: Signed) -> ApiResult {
+    create(&s, req, ProductType::WechatCoupon).await
+}
 
-async fn create(s: &AppState, v: Verified, body: &[u8], t: ProductType) -> ApiResult {
-    let obj = parse_object(body)?;
+pub async fn alipay_coupon(State(s): State<AppState>, req: Signed) -> ApiResult {
+    create(&s, req, ProductType::AlipayCoupon).await
+}
+
+pub async fn wechat_transfer(State(s): State<AppState>, req: Signed) -> ApiResult {
+    create(&s, req, ProductType::WechatTransfer).await
+}
+
+async fn create(s: &AppState, req: Signed, t: ProductType) -> ApiResult {
+    let (v, body) = (req.verified, req.body);
+    let obj = parse_object(&body)?;
     let req = CreateOrder::parse(t, &obj, &v.auth.business.id)?;
     owner_check(&v, &req.caller)?;
     let new = route(s, &v, req).await?;
@@ -123,7 +102,7 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
                 return Err(not_enabled("templateId", &id));
             }
             let t: Template = s
-                .catalog("template", &id)
+                .catalog(&id)
                 .await?
                 .ok_or_else(|| not_enabled("templateId", &id))?;
             let spec = req.spec.unwrap_or_default();
@@ -146,7 +125,7 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
                 return Err(not_enabled("activityId", &id));
             }
             let a: Activity = s
-                .catalog("activity", &id)
+                .catalog(&id)
                 .await?
                 .ok_or_else(|| not_enabled("activityId", &id))?;
             (
@@ -157,7 +136,7 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
         }
     };
     let channel: ChannelAccount = s
-        .catalog("channel_account", &channel_id)
+        .catalog(&channel_id)
         .await?
         .ok_or_else(|| not_enabled("channel account", &channel_id))?;
     let key = match (req.product_type, &channel.mch_id) {
@@ -182,33 +161,35 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
         }
     }
     Ok(NewOrder {
-        order_code: ids::order_code(now),
-        business_id: b.id.clone(),
-        merchant_id: req.caller.merchant_id.clone(),
-        fingerprint: req.fingerprint(),
-        biz_code: req.biz_code,
-        product_type: req.product_type,
-        template_id: req.template_id,
-        product_code: req.product_code,
-        activity_id: req.activity_id,
-        open_id: req.open_id,
-        mobile: req.mobile,
-        app_id,
-        amount,
-        settlement,
-        callback_url: req.callback_url.or_else(|| b.callback_url.clone()),
-        description: req.description,
-        channel_account_id: channel.id,
+        spec: OrderSpec {
+            order_code: ids::order_code(now),
+            business_id: b.id.clone().into(),
+            merchant_id: req.caller.merchant_id.clone(),
+            fingerprint: req.fingerprint(),
+            biz_code: req.biz_code,
+            product_type: req.product_type,
+            template_id: req.template_id,
+            product_code: req.product_code,
+            activity_id: req.activity_id,
+            open_id: req.open_id,
+            mobile: req.mobile,
+            app_id,
+            amount,
+            settlement,
+            callback_url: req.callback_url.or_else(|| b.callback_url.clone()),
+            description: req.description,
+            channel_account_id: channel.id.into(),
+            created_at: now,
+            delivery: None,
+        },
         key,
-        created_at: now,
-        delivery: None,
     })
 }
 
 async fn product(s: &AppState, req: &CreateOrder) -> Result<Product, ApiError> {
     let code = req.product_code.clone().unwrap_or_default();
     let p: Product = s
-        .catalog("product", &code)
+        .catalog(&code)
         .await?
         .ok_or_else(|| not_enabled("productCode", &code))?;
     if Some(p.kind) != order::product_kind_for(req.product_type) {
@@ -220,7 +201,7 @@ async fn product(s: &AppState, req: &CreateOrder) -> Result<Product, ApiError> {
 /// Uses the request's nonce (reads consume one too: a replayed query is refused like any other).
 async fn spend_nonce(s: &AppState, v: &Verified) -> Result<(), Refusal> {
     let n = NonceUse {
-        business_id: v.auth.business.id.clone(),
+        business_id: v.auth.business.id.clone().into(),
         nonce: v.nonce.clone(),
         now: v.now,
     };
@@ -233,31 +214,18 @@ async fn spend_nonce(s: &AppState, v: &Verified) -> Result<(), Refusal> {
     }
 }
 
-pub async fn order_info(
-    State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-) -> Response {
-    let (v, body) = match signed(&s, peer, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    info(&s, v, &body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
-}
-
-async fn info(s: &AppState, v: Verified, body: &[u8]) -> ApiResult {
-    let obj = parse_object(body)?;
+pub async fn order_info(State(s): State<AppState>, req: Signed) -> ApiResult {
+    let (v, body) = (req.verified, req.body);
+    let obj = parse_object(&body)?;
     let q = OrderQuery::parse(&obj, &v.auth.business.id)?;
     owner_check(&v, &q.caller)?;
-    spend_nonce(s, &v).await?;
+    spend_nonce(&s, &v).await?;
     let found = match (&q.order_code, &q.biz_code) {
         (Some(code), _) => s
             .store
             .order_by_code(code.clone())
             .await?
-            .filter(|o| o.business_id == q.caller.business_id),
+            .filter(|o| o.business_id.as_str() == q.caller.business_id),
         (None, Some(biz)) => {
             s.store
                 .order_by_biz_code(q.caller.business_id.clone(), biz.clone())
@@ -267,7 +235,7 @@ async fn info(s: &AppState, v: Verified, body: &[u8]) -> ApiResult {
     };
     let o = found.ok_or_else(|| ApiError::not_found("order not found"))?;
     if let (Some(code), Some(biz)) = (&q.order_code, &q.biz_code)
-        && (*code != o.order_code || *biz != o.biz_code)
+        && (code.as_str() != o.order_code.as_str() || *biz != o.biz_code)
     {
         return Err(ApiError::not_found(
             "order not found (orderCode and bizCode name different orders)",
@@ -277,25 +245,12 @@ async fn info(s: &AppState, v: Verified, body: &[u8]) -> ApiResult {
     Ok(ok(order_view(&o)))
 }
 
-pub async fn balance(
-    State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-) -> Response {
-    let (v, body) = match signed(&s, peer, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    balance_of(&s, v, &body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
-}
-
-async fn balance_of(s: &AppState, v: Verified, body: &[u8]) -> ApiResult {
-    let obj: JsonObject<'_> = parse_object(body)?;
+pub async fn balance(State(s): State<AppState>, req: Signed) -> ApiResult {
+    let (v, body) = (req.verified, req.body);
+    let obj: JsonObject<'_> = parse_object(&body)?;
     let caller = parse_caller(&obj, &v.auth.business.id)?;
     owner_check(&v, &caller)?;
-    spend_nonce(s, &v).await?;
+    spend_nonce(&s, &v).await?;
     let b = s
         .store
         .balance(caller.business_id.clone())

@@ -13,9 +13,10 @@ use rewardgate_core::catalog::{
     Business, ChannelAccount, OpenidMapping, RabbitpreIntegration, Template,
 };
 use rewardgate_core::json::parse_object;
+use rewardgate_core::order::{Delivery, KeyScheme, NewOrder, Order, OrderSpec};
 use rewardgate_core::order::{OrderStatus, ProductType};
 use rewardgate_core::{Fen, clock, ids};
-use rewardgate_store::{AcceptOutcome, KeyScheme, NewOrder, NonceUse, OrderRecord, ops};
+use rewardgate_store::{AcceptOutcome, NonceUse};
 use serde_json::{Value, json};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -71,7 +72,7 @@ pub async fn send_api_red_pack(State(s): State<AppState>, req: Request) -> Respo
         return return_fail("签名失败: apiSecretKey is wrong");
     };
     let channel: Option<ChannelAccount> = s
-        .catalog("channel_account", &integration.channel_account_id)
+        .catalog(&integration.channel_account_id)
         .await
         .ok()
         .flatten();
@@ -84,11 +85,7 @@ pub async fn send_api_red_pack(State(s): State<AppState>, req: Request) -> Respo
         OpenidMapping::Direct => user.clone(),
         OpenidMapping::Mapped => {
             let (iid, u) = (integration.id.clone(), user.clone());
-            match s
-                .store
-                .read(move |db| ops::openid_mapping(db, &iid, &u))
-                .await
-            {
+            match s.store.openid_mapping(iid, u).await {
                 Ok(Some(o)) => o,
                 Ok(None) => {
                     return result_fail(
@@ -110,41 +107,33 @@ pub async fn send_api_red_pack(State(s): State<AppState>, req: Request) -> Respo
             "openid must be 1-128 characters of A-Z a-z 0-9 _ -",
         );
     }
-    if !(100..=20_000).contains(&amount) {
+    if !rewardgate_core::order::RABBITPRE_RANGE.contains(&amount) {
         return result_fail(
             &billno,
             "MONEY_LIMIT",
             "每个红包的金额必须在1.00元到200.00元之间",
         );
     }
-    let business: Option<Business> = s
-        .catalog("business", &integration.business_id)
-        .await
-        .ok()
-        .flatten();
+    let business: Option<Business> = s.catalog(&integration.business_id).await.ok().flatten();
     let Some(business) = business else {
         return return_fail("the integration's business no longer exists");
     };
     let template: Option<Template> = match &integration.template_id {
-        Some(t) => s.catalog("template", t).await.ok().flatten(),
+        Some(t) => s.catalog(t).await.ok().flatten(),
         None => None,
     };
     let spec = Fen(amount);
-    let settlement = Fen(amount
-        + template
-            .as_ref()
-            .map(|t| spec.fee_bp(t.fee_rate_bp).0)
-            .unwrap_or(0));
+    let settlement = rewardgate_core::order::price_rabbitpre(spec, template.as_ref());
     let notify_way = field("notifyWay");
-    let delivery = json!({
-        "sendName": integration.send_name,
-        "wishing": integration.wishing,
-        "actName": field("actName").unwrap_or_else(|| "红包".into()),
-        "remark": field("remark").unwrap_or_else(|| "红包".into()),
-        "clientIp": field("clientIp"),
-        "notifyWay": notify_way,
-        "tradeRecordId": o.opt_i64("tradeRecordId").ok().flatten(),
-    });
+    let delivery = Delivery {
+        send_name: integration.send_name.clone(),
+        wishing: integration.wishing.clone(),
+        act_name: field("actName").unwrap_or_else(|| "红包".into()),
+        remark: field("remark").unwrap_or_else(|| "红包".into()),
+        client_ip: field("clientIp"),
+        notify_way: notify_way.clone(),
+        trade_record_id: o.opt_i64("tradeRecordId").ok().flatten(),
+    };
     // The same mchBillno with the same request is the same order.
     let fingerprint = format!(
         "rabbitpre|{openid}|{amount}|{app_id}|{}",
@@ -152,31 +141,33 @@ pub async fn send_api_red_pack(State(s): State<AppState>, req: Request) -> Respo
     );
     let now = clock::now_ms();
     let new = NewOrder {
-        order_code: ids::order_code(now),
-        business_id: business.id.clone(),
-        merchant_id: business.merchant_id.clone(),
-        biz_code: billno.clone(),
-        product_type: ProductType::RedPacket,
-        fingerprint,
-        template_id: integration.template_id.clone(),
-        product_code: None,
-        activity_id: None,
-        open_id: Some(openid.clone()),
-        mobile: None,
-        app_id: Some(app_id.clone()),
-        amount: Some(spec),
-        settlement,
-        callback_url: None,
-        description: Some("rabbitpre".into()),
-        channel_account_id: channel.id.clone(),
+        spec: OrderSpec {
+            order_code: ids::order_code(now),
+            business_id: business.id.clone().into(),
+            merchant_id: business.merchant_id.clone(),
+            biz_code: billno.clone(),
+            product_type: ProductType::RedPacket,
+            fingerprint,
+            template_id: integration.template_id.clone(),
+            product_code: None,
+            activity_id: None,
+            open_id: Some(openid.clone()),
+            mobile: None,
+            app_id: Some(app_id.clone()),
+            amount: Some(spec),
+            settlement,
+            callback_url: None,
+            description: Some("rabbitpre".into()),
+            channel_account_id: channel.id.clone().into(),
+            created_at: now,
+            delivery: Some(delivery),
+        },
         key: KeyScheme::MchBillno {
             mch_id: mch_id.clone(),
         },
-        created_at: now,
-        delivery: Some(delivery.to_string()),
     };
     let nonce = NonceUse {
-        business_id: business.id.clone(),
+        business_id: business.id.clone().into(),
         nonce: format!("rabbitpre-{}", rewardgate_channels::nonce(24)),
         now,
     };
@@ -223,11 +214,7 @@ pub async fn send_api_red_pack(State(s): State<AppState>, req: Request) -> Respo
 }
 
 async fn find_integration(s: &AppState, secret: &str) -> Option<RabbitpreIntegration> {
-    let list = s
-        .store
-        .read(|db| ops::list_catalog(db, "rabbitpre_integration"))
-        .await
-        .ok()?;
+    let list = s.store.list_catalog("rabbitpre_integration").await.ok()?;
     let mut found = None;
     // Compare with every integration, in constant time each, so timing tells nothing.
     for d in list {
@@ -241,7 +228,7 @@ async fn find_integration(s: &AppState, secret: &str) -> Option<RabbitpreIntegra
     found
 }
 
-async fn wait_settled(s: &AppState, code: &str) -> Option<OrderRecord> {
+async fn wait_settled(s: &AppState, code: &str) -> Option<Order> {
     let deadline = std::time::Instant::now() + ANSWER_WITHIN;
     loop {
         let o = s

@@ -2,12 +2,11 @@
 //! cache of parsed business credentials (parsing an RSA key per request would cost more than
 //! verifying with it).
 
-use rewardgate_core::catalog::Business;
+use rewardgate_core::catalog::{Business, CatalogObject};
 use rewardgate_core::keys::{RsaPrivateKey, RsaPublicKey};
 use rewardgate_core::secret::Secret;
 use rewardgate_core::{ApiError, Status};
 use rewardgate_store::Store;
-use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,13 +37,12 @@ pub struct AppState {
     /// Whether the dispatcher and the callback sender run in this process.
     pub tasks: (bool, bool),
     businesses: Arc<Mutex<HashMap<String, CachedBusiness>>>,
-    objects: Arc<Mutex<HashMap<(&'static str, String), CachedObject>>>,
 }
 
 #[derive(Default)]
 pub struct Heartbeats {
-    pub dispatcher: std::sync::atomic::AtomicI64,
-    pub notifier: std::sync::atomic::AtomicI64,
+    pub dispatcher: Arc<std::sync::atomic::AtomicI64>,
+    pub notifier: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Heartbeats {
@@ -55,9 +53,6 @@ impl Heartbeats {
         );
     }
 }
-
-/// A catalogue object's stored JSON as read at a time (`None`: not found).
-type CachedObject = (Instant, Option<Arc<str>>);
 
 impl AppState {
     pub fn new(store: Store, admin_token: Option<Secret>, platform_key: RsaPrivateKey) -> AppState {
@@ -71,16 +66,12 @@ impl AppState {
             heartbeats: Arc::new(Heartbeats::default()),
             tasks: (false, false),
             businesses: Arc::new(Mutex::new(HashMap::new())),
-            objects: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
-    /// A catalogue object by kind and id, parsed.
-    pub async fn catalog<T: DeserializeOwned>(
-        &self,
-        kind: &'static str,
-        id: &str,
-    ) -> Result<Option<T>, ApiError> {
+    /// A catalogue object by its id, parsed (a read error is an error, never "not found").
+    pub async fn catalog<T: CatalogObject>(&self, id: &str) -> Result<Option<T>, ApiError> {
+        let kind = T::KIND;
         let data = self
             .store
             .get_catalog(kind, id.to_string())
@@ -105,7 +96,7 @@ impl AppState {
         {
             return Ok(v.clone());
         }
-        let b: Option<Business> = self.catalog("business", id).await?;
+        let b: Option<Business> = self.catalog(id).await?;
         let v = b.map(|business| {
             let rsa = business
                 .rsa_public_key_pem
@@ -124,14 +115,5 @@ impl AppState {
     /// Forgets a business's cached credentials (after an admin change in this process).
     pub fn forget_business(&self, id: &str) {
         self.businesses.lock().expect("cache lock").remove(id);
-        self.forget("business", id);
-    }
-
-    /// Forgets a cached catalogue object (after an admin change in this process).
-    pub fn forget(&self, kind: &'static str, id: &str) {
-        self.objects
-            .lock()
-            .expect("cache lock")
-            .remove(&(kind, id.to_string()));
     }
 }

@@ -7,11 +7,9 @@ use rewardgate_channels::wechat_v2::client as v2;
 use rewardgate_channels::wechat_v3::client as v3;
 use rewardgate_channels::{Outcome, Wait, alipay};
 use rewardgate_core::Fen;
+use rewardgate_core::delivery::{Job, Policy, Step, decide};
 use rewardgate_core::keys::{RsaPrivateKey, RsaPublicKey};
-use rewardgate_core::order::{OrderStatus, ProductType};
-use rewardgate_server::dispatcher::{DispatcherConfig, decide};
-use rewardgate_store::jobs::{Claimed, Step};
-use rewardgate_store::records::OrderRecord;
+use rewardgate_core::order::{Order, OrderSpec, OrderStatus, ProductType};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -128,28 +126,22 @@ fn label(o: &Outcome) -> String {
     }
 }
 
-fn job(product_type: ProductType, status: &str, step: &str) -> Claimed {
+fn job(product_type: ProductType, status: &str, step: &str) -> (Order, Job) {
     let status = match status {
         "PROCESSING" => OrderStatus::Processing,
         "SUCCESS" => OrderStatus::Success,
         s => panic!("status {s}"),
     };
-    let step = match step {
-        "SEND" => Step::Send,
-        "CHECK" => Step::Check,
-        "FOLLOW" => Step::Follow,
-        s => panic!("step {s}"),
-    };
+    let step = Step::parse(step).unwrap_or_else(|| panic!("step {step}"));
     let now = rewardgate_core::clock::now_ms();
-    Claimed {
-        order: OrderRecord {
-            id: 1,
+    let order = Order {
+        id: 1,
+        spec: OrderSpec {
             order_code: "RG1".into(),
             business_id: "B1".into(),
             merchant_id: "M1".into(),
             biz_code: "b1".into(),
             product_type,
-            status,
             fingerprint: String::new(),
             template_id: None,
             product_code: None,
@@ -162,25 +154,28 @@ fn job(product_type: ProductType, status: &str, step: &str) -> Claimed {
             callback_url: None,
             description: None,
             channel_account_id: "acct".into(),
-            upstream_id: None,
-            error_code: None,
-            error_message: None,
-            version: 1,
             created_at: now,
-            updated_at: now,
-            finished_at: None,
-            upstream_key: Some("KEY".into()),
-            job_state: None,
-            job_attempts: 0,
             delivery: None,
         },
-        step,
-        attempts: 0,
-        upstream_key: "KEY".into(),
-        request: None,
-        first_sent_at: None,
-        lease: "w#1".into(),
-    }
+        status,
+        upstream_id: None,
+        error_code: None,
+        error_message: None,
+        version: 1,
+        updated_at: now,
+        finished_at: None,
+        upstream_key: Some("KEY".into()),
+        job_state: None,
+        job_attempts: 0,
+    };
+    (
+        order,
+        Job {
+            step,
+            attempts: 1,
+            first_sent_at: None,
+        },
+    )
 }
 
 /// The outcome through the decision table: the order's status afterwards, or OPEN.
@@ -191,16 +186,17 @@ fn check(f: &Fixture, product_type: ProductType, outcome: &Outcome) {
         "{}: the client's outcome ({outcome:?})",
         f.name
     );
-    let j = job(product_type, f.get("status"), f.get("step"));
-    let plan = decide::plan(
-        &DispatcherConfig::default(),
+    let (order, j) = job(product_type, f.get("status"), f.get("step"));
+    let plan = decide(
+        &order,
         &j,
         j.step,
         outcome,
+        &Policy::default(),
         rewardgate_core::clock::now_ms(),
     );
     let after = plan
-        .transition
+        .change
         .as_ref()
         .map(|t| t.to.as_str().to_string())
         .unwrap_or_else(|| "OPEN".into());

@@ -55,30 +55,54 @@ impl From<&Option<String>> for Val {
     }
 }
 
-/// One result row.
+/// One result row, read by column name: a column that is missing, NULL where a value is needed,
+/// or of another type is an error, never a silent default.
 #[derive(Clone, Debug)]
-pub struct Row(pub Vec<Val>);
+pub struct Row {
+    cols: std::sync::Arc<[String]>,
+    vals: Vec<Val>,
+}
 
 impl Row {
-    pub fn int(&self, i: usize) -> i64 {
-        self.opt_int(i).unwrap_or(0)
+    fn val(&self, name: &str) -> Result<&Val, StoreError> {
+        self.cols
+            .iter()
+            .position(|c| c == name)
+            .map(|i| &self.vals[i])
+            .ok_or_else(|| StoreError::Db(format!("no column {name} in the result")))
     }
-    pub fn opt_int(&self, i: usize) -> Option<i64> {
-        match self.0.get(i) {
-            Some(Val::I(v)) => *v,
-            Some(Val::T(Some(s))) => s.parse().ok(),
-            _ => None,
+    pub fn opt_int(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        match self.val(name)? {
+            Val::I(v) => Ok(*v),
+            Val::T(None) => Ok(None),
+            Val::T(Some(s)) => s
+                .parse()
+                .map(Some)
+                .map_err(|_| StoreError::Db(format!("column {name} is not an integer: {s:?}"))),
         }
     }
-    pub fn text(&self, i: usize) -> String {
-        self.opt_text(i).unwrap_or_default()
+    pub fn int(&self, name: &str) -> Result<i64, StoreError> {
+        self.opt_int(name)?
+            .ok_or_else(|| StoreError::Db(format!("column {name} is NULL")))
     }
-    pub fn opt_text(&self, i: usize) -> Option<String> {
-        match self.0.get(i) {
-            Some(Val::T(v)) => v.clone(),
-            Some(Val::I(Some(n))) => Some(n.to_string()),
-            _ => None,
+    pub fn opt_text(&self, name: &str) -> Result<Option<String>, StoreError> {
+        match self.val(name)? {
+            Val::T(v) => Ok(v.clone()),
+            Val::I(None) => Ok(None),
+            Val::I(Some(n)) => Err(StoreError::Db(format!(
+                "column {name} is an integer ({n}), text expected"
+            ))),
         }
+    }
+    pub fn text(&self, name: &str) -> Result<String, StoreError> {
+        self.opt_text(name)?
+            .ok_or_else(|| StoreError::Db(format!("column {name} is NULL")))
+    }
+    /// A text column parsed into a closed set of values.
+    pub fn parsed<T>(&self, name: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+        let t = self.text(name)?;
+        parse(&t)
+            .ok_or_else(|| StoreError::Db(format!("column {name} holds an unknown value {t:?}")))
     }
 }
 
@@ -200,6 +224,7 @@ impl Db for SqliteDb {
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
         let mut st = self.0.prepare_cached(sql).map_err(sqlite_err)?;
         let n = st.column_count();
+        let cols: std::sync::Arc<[String]> = st.column_names().map(|c| c.to_string()).collect();
         let mut rows = st
             .query(rusqlite::params_from_iter(params.iter()))
             .map_err(sqlite_err)?;
@@ -217,7 +242,10 @@ impl Db for SqliteDb {
                     ValueRef::Null => Val::T(None),
                 });
             }
-            out.push(Row(v));
+            out.push(Row {
+                cols: cols.clone(),
+                vals: v,
+            });
         }
         Ok(out)
     }
@@ -227,6 +255,9 @@ impl Db for SqliteDb {
 }
 
 // ---- PostgreSQL --------------------------------------------------------------------------------
+
+/// Prepared statements kept per PostgreSQL connection at most.
+const MAX_STATEMENTS: usize = 256;
 
 pub struct PgDb {
     client: postgres::Client,
@@ -286,6 +317,11 @@ impl PgDb {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
+        // Every statement text is fixed (parameters, never values, in the text), so the cache
+        // stays small; the bound only guards against a mistake.
+        if self.statements.len() >= MAX_STATEMENTS {
+            self.statements.clear();
+        }
         let s = self.client.prepare(sql).map_err(pg_err)?;
         self.statements.insert(sql.to_string(), s.clone());
         Ok(s)
@@ -311,7 +347,7 @@ impl postgres::types::ToSql for Val {
     fn to_sql(
         &self,
         ty: &postgres::types::Type,
-        out: &mut bytes_mut::BytesMut,
+        out: &mut bytes::BytesMut,
     ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
         use postgres::types::Type;
         match self {
@@ -325,10 +361,6 @@ impl postgres::types::ToSql for Val {
         true
     }
     postgres::types::to_sql_checked!();
-}
-
-mod bytes_mut {
-    pub use postgres::types::private::BytesMut;
 }
 
 impl Db for PgDb {
@@ -345,6 +377,8 @@ impl Db for PgDb {
         let st = self.prepare(sql)?;
         let p: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|v| v as _).collect();
         let rows = self.client.query(&st, &p).map_err(pg_err)?;
+        let cols: std::sync::Arc<[String]> =
+            st.columns().iter().map(|c| c.name().to_string()).collect();
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut v = Vec::with_capacity(r.len());
@@ -368,7 +402,10 @@ impl Db for PgDb {
                     Val::T(r.try_get::<_, Option<String>>(i).map_err(pg_err)?)
                 });
             }
-            out.push(Row(v));
+            out.push(Row {
+                cols: cols.clone(),
+                vals: v,
+            });
         }
         Ok(out)
     }

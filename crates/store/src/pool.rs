@@ -1,5 +1,6 @@
 //! Read connections: a few, each used by one blocking task at a time, each read in its own
-//! transaction so that it sees one snapshot.
+//! read-only transaction so that it sees one snapshot (SQLite's read transaction in WAL mode;
+//! REPEATABLE READ on PostgreSQL, whose default, READ COMMITTED, gives each statement its own).
 
 use crate::StoreError;
 use crate::db::Db;
@@ -42,7 +43,11 @@ impl ReadPool {
                 Some(d) => d,
                 None => (this.factory)()?,
             };
-            let r = db.batch("BEGIN").and_then(|_| f(db.as_mut()));
+            let begin = match db.dialect() {
+                crate::db::Dialect::Sqlite => "BEGIN",
+                crate::db::Dialect::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            };
+            let r = db.batch(begin).and_then(|_| f(db.as_mut()));
             let end = db.batch("ROLLBACK");
             if end.is_ok() && !db.is_broken() {
                 this.idle.lock().expect("pool lock").push(db);

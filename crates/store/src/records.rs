@@ -1,88 +1,11 @@
-//! What the store hands back: plain rows, typed.
+//! What the store takes and hands back, typed (the domain's own types — `Order`, `NewOrder`,
+//! `Change`, `Next` — come from `rewardgate-core`).
 
-use crate::db::Row;
 use rewardgate_core::Fen;
-use rewardgate_core::order::{OrderStatus, ProductType};
-
-/// One order as stored, with its delivery job's key and state.
-#[derive(Clone, Debug)]
-pub struct OrderRecord {
-    pub id: i64,
-    pub order_code: String,
-    pub business_id: String,
-    pub merchant_id: String,
-    pub biz_code: String,
-    pub product_type: ProductType,
-    pub status: OrderStatus,
-    pub fingerprint: String,
-    pub template_id: Option<String>,
-    pub product_code: Option<String>,
-    pub activity_id: Option<String>,
-    pub open_id: Option<String>,
-    pub mobile: Option<String>,
-    pub app_id: Option<String>,
-    pub amount: Option<Fen>,
-    pub settlement: Fen,
-    pub callback_url: Option<String>,
-    pub description: Option<String>,
-    pub channel_account_id: String,
-    pub upstream_id: Option<String>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    pub version: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub finished_at: Option<i64>,
-    pub upstream_key: Option<String>,
-    pub job_state: Option<String>,
-    pub job_attempts: i64,
-    /// How to deliver beyond the catalogue (Rabbitpre: the caller's texts, mini-program mode), JSON.
-    pub delivery: Option<String>,
-}
-
-pub(crate) const ORDER_COLUMNS: &str = "o.id, o.order_code, o.business_id, o.merchant_id, o.biz_code, o.product_type, \
-    o.status, o.fingerprint, o.template_id, o.product_code, o.activity_id, o.open_id, o.mobile, o.app_id, o.amount, \
-    o.settlement, o.callback_url, o.description, o.channel_account_id, o.upstream_id, o.error_code, o.error_message, \
-    o.version, o.created_at, o.updated_at, o.finished_at, j.upstream_key, j.state, j.attempts, o.delivery_mode";
-
-pub(crate) const ORDER_FROM: &str = "orders o LEFT JOIN jobs j ON j.order_id = o.id";
-
-impl OrderRecord {
-    pub(crate) fn from_row(r: &Row) -> OrderRecord {
-        OrderRecord {
-            id: r.int(0),
-            order_code: r.text(1),
-            business_id: r.text(2),
-            merchant_id: r.text(3),
-            biz_code: r.text(4),
-            product_type: ProductType::parse(&r.text(5)).unwrap_or(ProductType::RedPacket),
-            status: OrderStatus::parse(&r.text(6)).unwrap_or(OrderStatus::Processing),
-            fingerprint: r.text(7),
-            template_id: r.opt_text(8),
-            product_code: r.opt_text(9),
-            activity_id: r.opt_text(10),
-            open_id: r.opt_text(11),
-            mobile: r.opt_text(12),
-            app_id: r.opt_text(13),
-            amount: r.opt_int(14).map(Fen),
-            settlement: Fen(r.int(15)),
-            callback_url: r.opt_text(16),
-            description: r.opt_text(17),
-            channel_account_id: r.text(18),
-            upstream_id: r.opt_text(19),
-            error_code: r.opt_text(20),
-            error_message: r.opt_text(21),
-            version: r.int(22),
-            created_at: r.int(23),
-            updated_at: r.int(24),
-            finished_at: r.opt_int(25),
-            upstream_key: r.opt_text(26),
-            job_state: r.opt_text(27),
-            job_attempts: r.int(28),
-            delivery: r.opt_text(29),
-        }
-    }
-}
+use rewardgate_core::delivery::{Job, Step};
+use rewardgate_core::ids::BusinessId;
+use rewardgate_core::order::{Order, OrderStatus, PostingKind, ReportState};
+use rewardgate_core::upstream::UpstreamRequest;
 
 /// A business's money, from its ledger accounts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,53 +27,19 @@ pub struct LedgerCheck {
     pub mismatched_accounts: Vec<String>,
 }
 
-/// The upstream idempotency key of a new order (SPEC §10).
-#[derive(Clone, Debug)]
-pub enum KeyScheme {
-    /// WeChat Pay v2 red packets: `mch_billno` = mch_id + yyyymmdd + 10 digits from the row id.
-    MchBillno { mch_id: String },
-    /// Everything else: the orderCode.
-    OrderCode,
-}
-
-/// An order ready to be stored: parsed, priced and routed by the domain.
-#[derive(Clone, Debug)]
-pub struct NewOrder {
-    pub order_code: String,
-    pub business_id: String,
-    pub merchant_id: String,
-    pub biz_code: String,
-    pub product_type: ProductType,
-    pub fingerprint: String,
-    pub template_id: Option<String>,
-    pub product_code: Option<String>,
-    pub activity_id: Option<String>,
-    pub open_id: Option<String>,
-    pub mobile: Option<String>,
-    pub app_id: Option<String>,
-    pub amount: Option<Fen>,
-    pub settlement: Fen,
-    pub callback_url: Option<String>,
-    pub description: Option<String>,
-    pub channel_account_id: String,
-    pub key: KeyScheme,
-    pub created_at: i64,
-    pub delivery: Option<String>,
-}
-
 /// A signed request's nonce, to be used once.
 #[derive(Clone, Debug)]
 pub struct NonceUse {
-    pub business_id: String,
+    pub business_id: BusinessId,
     pub nonce: String,
     pub now: i64,
 }
 
 #[derive(Clone, Debug)]
 pub enum AcceptOutcome {
-    Created(OrderRecord),
+    Created(Order),
     /// The same bizCode with the same request: the first order.
-    Existing(OrderRecord),
+    Existing(Order),
     /// The same bizCode with another request.
     Conflict,
     NonceReplay,
@@ -180,20 +69,40 @@ pub enum TopupOutcome {
 pub struct OrderFilter {
     pub merchant_id: Option<String>,
     pub business_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<OrderStatus>,
     pub limit: i64,
     /// Orders with a smaller id than this (newest first).
     pub before_id: Option<i64>,
 }
 
-/// A callback of an order (SPEC §5), with its delivery state.
+/// One ledger posting of an order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PostingRecord {
+    pub kind: PostingKind,
+    pub amount: Fen,
+    pub at: i64,
+}
+
+/// One recorded delivery attempt of an order.
 #[derive(Clone, Debug)]
-pub struct NotificationRecord {
+pub struct AttemptRecord {
+    pub step: Step,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub latency_ms: i64,
+    pub worker: String,
+    pub at: i64,
+}
+
+/// A status report (SPEC §5) of an order, with its delivery state.
+#[derive(Clone, Debug)]
+pub struct ReportRecord {
     pub notify_id: String,
+    pub order_id: i64,
     pub version: i64,
     pub target: String,
     pub body: String,
-    pub state: String,
+    pub state: ReportState,
     pub attempts: i64,
     pub next_at: i64,
     pub last_error: Option<String>,
@@ -201,13 +110,81 @@ pub struct NotificationRecord {
     pub delivered_at: Option<i64>,
 }
 
-impl NotificationRecord {
-    pub fn view(&self) -> serde_json::Value {
-        serde_json::json!({
-            "notifyId": self.notify_id, "version": self.version, "target": self.target, "state": self.state,
-            "attempts": self.attempts, "nextAt": self.next_at, "lastError": self.last_error,
-            "createdAt": self.created_at, "deliveredAt": self.delivered_at,
-            "body": serde_json::from_str::<serde_json::Value>(&self.body).unwrap_or_default(),
-        })
-    }
+/// One delivery attempt of a report, as recorded.
+#[derive(Clone, Debug)]
+pub struct ReportAttempt {
+    pub at: i64,
+    pub http_status: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+}
+
+/// An order with everything an operator looks at.
+#[derive(Clone, Debug)]
+pub struct OrderDetail {
+    pub order: Order,
+    pub postings: Vec<PostingRecord>,
+    pub attempts: Vec<AttemptRecord>,
+    pub reports: Vec<(ReportRecord, Vec<ReportAttempt>)>,
+}
+
+/// A job this worker holds the lease of.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    pub order: Order,
+    pub job: Job,
+    pub upstream_key: String,
+    /// The upstream request frozen at the first send.
+    pub request: Option<UpstreamRequest>,
+    /// This claim's lease token: only it may record the attempt.
+    pub lease: String,
+}
+
+/// One delivery attempt's record, for operators.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    /// The process that made it.
+    pub worker: String,
+    pub step: Step,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub latency_ms: i64,
+}
+
+/// A report to send, with what signing it needs.
+#[derive(Clone, Debug)]
+pub struct DueReport {
+    pub notify_id: String,
+    pub order_id: i64,
+    pub business_id: BusinessId,
+    pub target: String,
+    pub host: String,
+    pub body: String,
+    pub attempts: i64,
+    /// This claim's lease token: only it may record the attempt.
+    pub lease: String,
+}
+
+/// One report delivery attempt's result.
+#[derive(Clone, Debug)]
+pub struct Attempted {
+    pub http_status: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    pub delivered: bool,
+}
+
+/// What a claim of reports asks for.
+#[derive(Clone, Debug)]
+pub struct ReportClaim {
+    pub worker: String,
+    pub now: i64,
+    pub lease_until: i64,
+    /// Reports at most, in all.
+    pub limit: i64,
+    /// Reports in flight per host in this process, and how many one host may have at once.
+    pub busy: std::collections::HashMap<String, i64>,
+    pub per_host: i64,
+    /// Which host's share comes first.
+    pub rotation: usize,
 }

@@ -1,114 +1,124 @@
-//! The upstream request of an order, built once from the order and the catalogue and frozen in
-//! the job: every retry sends exactly it again, so a changed template can never turn a retry into
-//! a different request under the same key.
+//! The upstream request of an order, built once from the order and the catalogue at its first
+//! send (then frozen with the job by the store).
 
 use super::Ctx;
-use rewardgate_channels::wechat_v2::Params;
-use rewardgate_core::catalog::{Activity, ChannelAccount, Product, Template};
+use rewardgate_core::catalog::{Activity, CatalogObject, ChannelAccount, Product, Template};
 use rewardgate_core::order::ProductType;
-use rewardgate_store::jobs::Claimed;
-use serde_json::{Value, json};
+use rewardgate_core::upstream::UpstreamRequest;
+use rewardgate_store::Claimed;
+use std::collections::BTreeMap;
 
 /// Why no request could be built: what it needs is gone (the order fails: nothing was sent), or
 /// could not be read (asked again: a read error is never a verdict).
-pub enum BuildError {
+pub(super) enum BuildError {
     Missing(String),
     Read(String),
 }
 
 /// A catalogue object the request needs.
-async fn needed<T: serde::de::DeserializeOwned>(
-    ctx: &Ctx,
-    kind: &'static str,
-    what: &str,
-    id: &Option<String>,
-) -> Result<T, BuildError> {
+async fn needed<T: CatalogObject>(ctx: &Ctx, id: &Option<String>) -> Result<T, BuildError> {
     let id = id.clone().unwrap_or_default();
-    match ctx.state.catalog(kind, &id).await {
+    match ctx.state.catalog(&id).await {
         Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(BuildError::Missing(format!("{what} {id} no longer exists"))),
+        Ok(None) => Err(BuildError::Missing(format!(
+            "{} {id} no longer exists",
+            T::KIND
+        ))),
         Err(e) => Err(BuildError::Read(e.message)),
     }
 }
 
-pub async fn build(
+fn params<const N: usize>(pairs: [(&str, String); N]) -> BTreeMap<String, String> {
+    pairs
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+pub(super) async fn build(
     ctx: &Ctx,
     job: &Claimed,
     account: &ChannelAccount,
-) -> Result<String, BuildError> {
+) -> Result<UpstreamRequest, BuildError> {
     let o = &job.order;
     let app_id = o.app_id.clone().unwrap_or_else(|| account.app_id.clone());
-    let v = match o.product_type {
+    let key = job.upstream_key.clone();
+    let amount = o.amount.map(|f| f.0).unwrap_or(0).to_string();
+    let open_id = o.open_id.clone().unwrap_or_default();
+    Ok(match o.product_type {
+        // Rabbitpre: the caller's texts and mode, frozen with the order.
         ProductType::RedPacket if o.delivery.is_some() => {
-            // Rabbitpre: the caller's texts and mode, frozen with the order.
-            let d: Value = serde_json::from_str(o.delivery.as_deref().unwrap_or("{}"))
-                .map_err(|e| BuildError::Missing(e.to_string()))?;
-            json!({
-                "mch_billno": job.upstream_key,
-                "wxappid": app_id,
-                "send_name": d["sendName"],
-                "re_openid": o.open_id,
-                "total_amount": o.amount.map(|f| f.0).unwrap_or(0).to_string(),
-                "total_num": "1",
-                "wishing": d["wishing"],
-                "client_ip": d["clientIp"].as_str().unwrap_or(&ctx.cfg.client_ip),
-                "act_name": d["actName"],
-                "remark": d["remark"],
-                "notify_way": d["notifyWay"],
-                "mode": if d["notifyWay"] == "MINI_PROGRAM_JSAPI" { "MINI_PROGRAM" } else { "NORMAL" },
-            })
+            let d = o.delivery.clone().expect("checked");
+            let mini = d.mini_program();
+            let mut p = params([
+                ("mch_billno", key),
+                ("wxappid", app_id),
+                ("send_name", d.send_name),
+                ("re_openid", open_id),
+                ("total_amount", amount),
+                ("total_num", "1".into()),
+                ("wishing", d.wishing),
+                ("act_name", d.act_name),
+                ("remark", d.remark),
+            ]);
+            if mini {
+                p.insert("notify_way".into(), "MINI_PROGRAM_JSAPI".into());
+            } else {
+                p.insert(
+                    "client_ip".into(),
+                    d.client_ip.unwrap_or_else(|| ctx.cfg.client_ip.clone()),
+                );
+            }
+            UpstreamRequest::RedPacket { params: p, mini }
         }
         ProductType::RedPacket => {
-            let t: Template = needed(ctx, "template", "template", &o.template_id).await?;
-            let mut p = json!({
-                "mch_billno": job.upstream_key,
-                "wxappid": app_id,
-                "send_name": t.send_name,
-                "re_openid": o.open_id,
-                "total_amount": o.amount.map(|f| f.0).unwrap_or(0).to_string(),
-                "total_num": "1",
-                "wishing": t.wishing,
-                "client_ip": ctx.cfg.client_ip,
-                "act_name": t.act_name,
-                "remark": t.remark,
-            });
-            if let Some(scene) = t.scene_id {
-                p["scene_id"] = json!(scene);
+            let t: Template = needed(ctx, &o.template_id).await?;
+            UpstreamRequest::RedPacket {
+                params: params([
+                    ("mch_billno", key),
+                    ("wxappid", app_id),
+                    ("send_name", t.send_name),
+                    ("re_openid", open_id),
+                    ("total_amount", amount),
+                    ("total_num", "1".into()),
+                    ("wishing", t.wishing),
+                    ("client_ip", ctx.cfg.client_ip.clone()),
+                    ("act_name", t.act_name),
+                    ("remark", t.remark),
+                    ("scene_id", t.scene_id.unwrap_or_default()),
+                ]),
+                mini: false,
             }
-            p
         }
         ProductType::WechatTransfer => {
-            let p: Product = needed(ctx, "product", "product", &o.product_code).await?;
-            json!({
-                "mch_appid": app_id,
-                "partner_trade_no": job.upstream_key,
-                "openid": o.open_id,
-                "check_name": "NO_CHECK",
-                "amount": o.amount.map(|f| f.0).unwrap_or(0).to_string(),
-                "desc": o.description.clone().unwrap_or(p.name),
-                "spbill_create_ip": ctx.cfg.client_ip,
-            })
-        }
-        ProductType::WechatCoupon | ProductType::AlipayCoupon => {
-            let a: Activity = needed(ctx, "activity", "activity", &o.activity_id).await?;
-            if o.product_type == ProductType::WechatCoupon {
-                json!({"openid": o.open_id, "stock_id": a.upstream_id, "appid": app_id})
-            } else {
-                json!({"template_id": a.upstream_id, "login_id": o.mobile})
+            let p: Product = needed(ctx, &o.product_code).await?;
+            UpstreamRequest::Transfer {
+                params: params([
+                    ("mch_appid", app_id),
+                    ("partner_trade_no", key),
+                    ("openid", open_id),
+                    ("check_name", "NO_CHECK".into()),
+                    ("amount", amount),
+                    ("desc", o.description.clone().unwrap_or(p.name)),
+                    ("spbill_create_ip", ctx.cfg.client_ip.clone()),
+                ]),
             }
         }
-    };
-    Ok(v.to_string())
-}
-
-/// The string members of a frozen request as WeChat Pay v2 parameters (`mode` is ours).
-pub fn params(v: &Value) -> Params {
-    v.as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(k, _)| k.as_str() != "mode")
-                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
+        ProductType::WechatCoupon => {
+            let a: Activity = needed(ctx, &o.activity_id).await?;
+            UpstreamRequest::WechatCoupon {
+                openid: open_id,
+                stock_id: a.upstream_id,
+                appid: app_id,
+            }
+        }
+        ProductType::AlipayCoupon => {
+            let a: Activity = needed(ctx, &o.activity_id).await?;
+            UpstreamRequest::AlipayVoucher {
+                template_id: a.upstream_id,
+                login_id: o.mobile.clone().unwrap_or_default(),
+            }
+        }
+    })
 }

@@ -1,0 +1,60 @@
+//! Money: top-ups (idempotent by reference), balances and the whole ledger's check.
+
+use super::AdminJson;
+use crate::envelope::{ApiResult, ok};
+use crate::state::AppState;
+use crate::views::balance_view;
+use axum::extract::{Path, State};
+use rewardgate_core::catalog::{Business, Topup};
+use rewardgate_core::json::parse_object;
+use rewardgate_core::{ApiError, Status, clock};
+use rewardgate_store::TopupOutcome;
+use serde_json::json;
+
+async fn known_business(s: &AppState, id: &str) -> Result<Business, ApiError> {
+    s.catalog::<Business>(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("businessId {id} not found")))
+}
+
+pub async fn topup(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    AdminJson(body): AdminJson,
+) -> ApiResult {
+    let o = parse_object(&body)?;
+    let t = Topup::from_admin(&o)?;
+    known_business(&s, &id).await?;
+    match s
+        .store
+        .topup(id.clone(), t.amount, t.reference, clock::now_ms())
+        .await?
+    {
+        TopupOutcome::Applied(b) => {
+            tracing::info!(business_id = %id, "top-up applied");
+            Ok(ok(balance_view(&b)))
+        }
+        TopupOutcome::AlreadyApplied(b) => Ok(ok(balance_view(&b))),
+        TopupOutcome::Conflict => Err(ApiError::new(
+            Status::BizCodeConflict,
+            "reference was already used with a different amount",
+        )
+        .into()),
+    }
+}
+
+pub async fn balance(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    known_business(&s, &id).await?;
+    let b = s.store.balance(id).await?.ok_or_else(ApiError::internal)?;
+    Ok(ok(balance_view(&b)))
+}
+
+pub async fn ledger(State(s): State<AppState>) -> ApiResult {
+    let c = s.store.ledger_check().await?;
+    Ok(ok(json!({
+        "sum": c.sum,
+        "postings": c.postings,
+        "mismatchedAccounts": c.mismatched_accounts,
+        "balanced": c.sum == 0 && c.mismatched_accounts.is_empty(),
+    })))
+}

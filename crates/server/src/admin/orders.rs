@@ -1,0 +1,148 @@
+//! Orders for operators: lists and details, retries of stuck orders (same key: never pays
+//! twice), status reports and their redelivery, job counts.
+
+use crate::envelope::{ApiResult, ok};
+use crate::state::AppState;
+use crate::views::{admin_order_view, order_detail_view, report_view};
+use axum::extract::{Path, Query, State};
+use rewardgate_core::order::OrderStatus;
+use rewardgate_core::{ApiError, clock};
+use rewardgate_store::OrderFilter;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    merchant_id: Option<String>,
+    business_id: Option<String>,
+    status: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+pub async fn list_orders(
+    State(s): State<AppState>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let limit = match q.limit.as_deref().filter(|l| !l.is_empty()) {
+        None => 50,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::field("limit", "must be 1-1000"))?,
+    };
+    let status = match q.status.as_deref().filter(|x| !x.is_empty()) {
+        None => None,
+        Some(st) => Some(
+            OrderStatus::parse(st)
+                .ok_or_else(|| ApiError::field("status", "is not an order status"))?,
+        ),
+    };
+    let before_id = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(
+            c.parse::<i64>()
+                .map_err(|_| ApiError::field("cursor", "is not a cursor from a previous page"))?,
+        ),
+    };
+    let f = OrderFilter {
+        merchant_id: q.merchant_id.filter(|x| !x.is_empty()),
+        business_id: q.business_id.filter(|x| !x.is_empty()),
+        status,
+        limit,
+        before_id,
+    };
+    let items = s.store.list_orders(f).await?;
+    let next = if items.len() as i64 == limit {
+        items.last().map(|o| o.id.to_string())
+    } else {
+        None
+    };
+    Ok(ok(json!({
+        "items": items.iter().map(admin_order_view).collect::<Vec<_>>(),
+        "nextCursor": next,
+    })))
+}
+
+pub async fn show_order(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult {
+    let d = s
+        .store
+        .order_detail(code.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {code} not found")))?;
+    Ok(ok(order_detail_view(&d)))
+}
+
+/// Re-runs a stuck or waiting order with its same upstream key: it can never pay twice.
+pub async fn retry_order(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult {
+    let o = s
+        .store
+        .order_by_code(code.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {code} not found")))?;
+    if o.status.is_final() {
+        return Err(ApiError::field(
+            "orderCode",
+            format_args!("is {} already: nothing to retry", o.status.as_str()),
+        )
+        .into());
+    }
+    if !s.store.rearm(o.id, clock::now_ms()).await? {
+        return Err(ApiError::field(
+            "orderCode",
+            "is being delivered right now or has nothing left to do",
+        )
+        .into());
+    }
+    tracing::info!(order_code = %code, "order re-armed by an operator");
+    let o = s
+        .store
+        .order_by_code(code)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok(ok(admin_order_view(&o)))
+}
+
+pub async fn job_counts(State(s): State<AppState>) -> ApiResult {
+    let m: serde_json::Map<String, Value> = s
+        .store
+        .job_counts()
+        .await?
+        .into_iter()
+        .map(|(k, v)| (k.as_str().to_string(), json!(v)))
+        .collect();
+    Ok(ok(Value::Object(m)))
+}
+
+/// Every status report of an order, with every attempt (time, HTTP status, latency, error).
+pub async fn order_notifications(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult {
+    let d = s
+        .store
+        .order_detail(code.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {code} not found")))?;
+    let items: Vec<Value> = d
+        .reports
+        .iter()
+        .map(|(r, a)| report_view(r, Some(a)))
+        .collect();
+    Ok(ok(json!({"orderCode": code, "items": items})))
+}
+
+/// Sends a report again from the start of its schedule.
+pub async fn redeliver(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    if s.store.report(id.clone()).await?.is_none() {
+        return Err(ApiError::not_found(format!("notification {id} not found")).into());
+    }
+    if !s.store.redeliver(id.clone(), clock::now_ms()).await? {
+        return Err(
+            ApiError::field("notifyId", "is being sent right now; try again in a moment").into(),
+        );
+    }
+    tracing::info!(notify_id = %id, "callback redelivery requested");
+    let (r, _) = s.store.report(id).await?.ok_or_else(ApiError::internal)?;
+    Ok(ok(report_view(&r, None)))
+}

@@ -1,0 +1,130 @@
+//! Orders: decoded by column name into the domain's `Order`, and found by code, bizCode, id or
+//! filter.
+
+use crate::StoreError;
+use crate::db::{Db, Row, Val};
+use crate::records::{OrderFilter, PostingRecord};
+use rewardgate_core::Fen;
+use rewardgate_core::order::{JobState, Order, OrderSpec, OrderStatus, PostingKind, ProductType};
+
+pub(crate) const ORDER_COLUMNS: &str = "o.id, o.order_code, o.business_id, o.merchant_id, o.biz_code, \
+    o.product_type, o.status, o.fingerprint, o.template_id, o.product_code, o.activity_id, o.open_id, \
+    o.mobile, o.app_id, o.amount, o.settlement, o.callback_url, o.description, o.channel_account_id, \
+    o.upstream_id, o.error_code, o.error_message, o.version, o.created_at, o.updated_at, o.finished_at, \
+    o.delivery, j.upstream_key AS upstream_key, j.state AS job_state, j.attempts AS job_attempts";
+
+pub(crate) const ORDER_FROM: &str = "orders o LEFT JOIN jobs j ON j.order_id = o.id";
+
+pub(crate) fn decode(r: &Row) -> Result<Order, StoreError> {
+    let delivery = match r.opt_text("delivery")? {
+        None => None,
+        Some(d) => Some(
+            serde_json::from_str(&d)
+                .map_err(|e| StoreError::Db(format!("column delivery does not parse: {e}")))?,
+        ),
+    };
+    Ok(Order {
+        id: r.int("id")?,
+        spec: OrderSpec {
+            order_code: r.text("order_code")?.into(),
+            business_id: r.text("business_id")?.into(),
+            merchant_id: r.text("merchant_id")?,
+            biz_code: r.text("biz_code")?,
+            product_type: r.parsed("product_type", ProductType::parse)?,
+            fingerprint: r.text("fingerprint")?,
+            template_id: r.opt_text("template_id")?,
+            product_code: r.opt_text("product_code")?,
+            activity_id: r.opt_text("activity_id")?,
+            open_id: r.opt_text("open_id")?,
+            mobile: r.opt_text("mobile")?,
+            app_id: r.opt_text("app_id")?,
+            amount: r.opt_int("amount")?.map(Fen),
+            settlement: Fen(r.int("settlement")?),
+            callback_url: r.opt_text("callback_url")?,
+            description: r.opt_text("description")?,
+            channel_account_id: r.text("channel_account_id")?.into(),
+            created_at: r.int("created_at")?,
+            delivery,
+        },
+        status: r.parsed("status", OrderStatus::parse)?,
+        upstream_id: r.opt_text("upstream_id")?,
+        error_code: r.opt_text("error_code")?,
+        error_message: r.opt_text("error_message")?,
+        version: r.int("version")?,
+        updated_at: r.int("updated_at")?,
+        finished_at: r.opt_int("finished_at")?,
+        upstream_key: r.opt_text("upstream_key")?,
+        job_state: match r.opt_text("job_state")? {
+            None => None,
+            Some(s) => Some(JobState::parse(&s).ok_or_else(|| {
+                StoreError::Db(format!("column job_state holds an unknown value {s:?}"))
+            })?),
+        },
+        job_attempts: r.opt_int("job_attempts")?.unwrap_or(0),
+    })
+}
+
+fn one(db: &mut dyn Db, cond: &str, params: &[Val]) -> Result<Option<Order>, StoreError> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE {cond}");
+    db.query_opt(&sql, params)?.as_ref().map(decode).transpose()
+}
+
+pub(crate) fn by_biz_code(
+    db: &mut dyn Db,
+    business_id: &str,
+    biz_code: &str,
+) -> Result<Option<Order>, StoreError> {
+    one(
+        db,
+        "o.business_id = $1 AND o.biz_code = $2",
+        &[business_id.into(), biz_code.into()],
+    )
+}
+
+pub(crate) fn by_id(db: &mut dyn Db, id: i64) -> Result<Option<Order>, StoreError> {
+    one(db, "o.id = $1", &[id.into()])
+}
+
+pub(crate) fn by_code(db: &mut dyn Db, order_code: &str) -> Result<Option<Order>, StoreError> {
+    one(db, "o.order_code = $1", &[order_code.into()])
+}
+
+/// Newest first. Every condition is a parameter; absent ones match all (one statement text).
+pub(crate) fn list(db: &mut dyn Db, f: &OrderFilter) -> Result<Vec<Order>, StoreError> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} \
+         WHERE (CAST($1 AS TEXT) IS NULL OR o.merchant_id = $1) AND (CAST($2 AS TEXT) IS NULL OR o.business_id = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR o.status = $3) AND (CAST($4 AS BIGINT) IS NULL OR o.id < $4) \
+         ORDER BY o.id DESC LIMIT $5"
+    );
+    db.query(
+        &sql,
+        &[
+            Val::T(f.merchant_id.clone()),
+            Val::T(f.business_id.clone()),
+            Val::T(f.status.map(|s| s.as_str().to_string())),
+            Val::I(f.before_id),
+            f.limit.clamp(1, 1000).into(),
+        ],
+    )?
+    .iter()
+    .map(decode)
+    .collect()
+}
+
+/// Postings of one order, oldest first.
+pub(crate) fn postings(db: &mut dyn Db, order_id: i64) -> Result<Vec<PostingRecord>, StoreError> {
+    db.query(
+        "SELECT kind, amount, created_at FROM postings WHERE order_id = $1 ORDER BY id",
+        &[order_id.into()],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(PostingRecord {
+            kind: r.parsed("kind", PostingKind::parse)?,
+            amount: Fen(r.int("amount")?),
+            at: r.int("created_at")?,
+        })
+    })
+    .collect()
+}
