@@ -4,7 +4,8 @@
 use rewardgate_core::Fen;
 use rewardgate_core::delivery::{Job, Step};
 use rewardgate_core::ids::BusinessId;
-use rewardgate_core::order::{Order, OrderStatus, PostingKind, ReportState};
+use rewardgate_core::order::{Order, OrderStatus, PostingKind};
+use rewardgate_core::report::ReportState;
 use rewardgate_core::upstream::UpstreamRequest;
 
 /// A business's money, from its ledger accounts.

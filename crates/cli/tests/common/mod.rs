@@ -12,13 +12,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_rewardgate");
 pub const TOKEN: &str = "process-test-token";
 pub const MD5_KEY: &str = "192006250b4c09247ec02edce69f6a2d";
 
-pub fn testdata(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../../shared/testdata/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
+pub use rewardgate_testkit::testdata;
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -370,45 +364,15 @@ pub fn ledger_balanced(env: &Env, base: &str) {
 }
 
 /// A fresh PostgreSQL database for one test, dropped at the end.
-pub struct PgDb {
-    pub base: String,
-    pub name: String,
-}
+pub struct PgDb(rewardgate_testkit::TestDb);
 
 impl PgDb {
-    pub fn new(tag: &str) -> PgDb {
-        let base = std::env::var("RG_TEST_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let name = format!("rg_proc_{tag}_{}", std::process::id());
-        let (b, n) = (base.clone(), name.clone());
-        std::thread::spawn(move || {
-            let mut c =
-                postgres::Client::connect(&b, postgres::NoTls).expect("PostgreSQL is required");
-            c.batch_execute(&format!("DROP DATABASE IF EXISTS {n} WITH (FORCE)"))
-                .unwrap();
-            c.batch_execute(&format!("CREATE DATABASE {n}")).unwrap();
-        })
-        .join()
-        .unwrap();
-        PgDb { base, name }
+    pub fn new(_tag: &str) -> PgDb {
+        PgDb(rewardgate_testkit::TestDb::new(
+            rewardgate_testkit::Backend::Postgres,
+        ))
     }
     pub fn url(&self) -> String {
-        format!(
-            "{}/{}",
-            &self.base[..self.base.rfind('/').unwrap()],
-            self.name
-        )
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        let (b, n) = (self.base.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            if let Ok(mut c) = postgres::Client::connect(&b, postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {n} WITH (FORCE)"));
-            }
-        })
-        .join();
+        self.0.url.clone()
     }
 }

@@ -5,7 +5,8 @@ use super::{buckets, ledger, orders};
 use crate::StoreError;
 use crate::db::{Db, Val};
 use crate::records::{AcceptOutcome, Admit, NonceUse};
-use rewardgate_core::order::{AccountKind, JobState, NewOrder, OrderStatus, PostingKind};
+use rewardgate_core::delivery::JobState;
+use rewardgate_core::order::{AccountKind, NewOrder, OrderStatus, PostingKind};
 use rewardgate_core::rate::business_bucket;
 use rewardgate_core::sign::NONCE_TTL_MS;
 

@@ -7,8 +7,9 @@ use super::{buckets, ledger, orders};
 use crate::StoreError;
 use crate::db::{Db, Dialect};
 use crate::records::{Attempt, AttemptRecord, Claimed};
+use rewardgate_core::delivery::JobState;
 use rewardgate_core::delivery::{Change, Job, Next, Step};
-use rewardgate_core::order::{JobState, Order};
+use rewardgate_core::order::Order;
 use rewardgate_core::upstream::UpstreamRequest;
 
 /// Claims up to `limit` due jobs for `worker` with a lease until `lease_until`, fairly across
@@ -54,20 +55,8 @@ pub(crate) fn claim(
             picked.push((r.int("order_id")?, account, step_of(&r)?, true));
         }
     }
-    // The accounts with ready jobs: a loose index scan, one probe per account.
-    let mut accounts: Vec<String> = db
-        .query(
-            "WITH RECURSIVE a(id) AS (\
-               SELECT MIN(channel_account_id) FROM jobs WHERE state = 'READY' \
-               UNION ALL \
-               SELECT (SELECT MIN(channel_account_id) FROM jobs WHERE state = 'READY' AND channel_account_id > a.id) \
-               FROM a WHERE a.id IS NOT NULL) \
-             SELECT id FROM a WHERE id IS NOT NULL",
-            &[],
-        )?
-        .iter()
-        .map(|r| r.text("id"))
-        .collect::<Result<Vec<_>, _>>()?
+    // The accounts with ready jobs.
+    let mut accounts: Vec<String> = super::distinct(db, "jobs", "channel_account_id", "READY")?
         .into_iter()
         .filter(|a| !paused.contains(a))
         .collect();

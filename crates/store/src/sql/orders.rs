@@ -5,7 +5,8 @@ use crate::StoreError;
 use crate::db::{Db, Row, Val};
 use crate::records::{OrderFilter, PostingRecord};
 use rewardgate_core::Fen;
-use rewardgate_core::order::{JobState, Order, OrderSpec, OrderStatus, PostingKind, ProductType};
+use rewardgate_core::delivery::JobState;
+use rewardgate_core::order::{Order, OrderSpec, OrderStatus, PostingKind, ProductType};
 
 pub(crate) const ORDER_COLUMNS: &str = "o.id, o.order_code, o.business_id, o.merchant_id, o.biz_code, \
     o.product_type, o.status, o.fingerprint, o.template_id, o.product_code, o.activity_id, o.open_id, \

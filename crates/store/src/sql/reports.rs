@@ -5,8 +5,8 @@
 use crate::StoreError;
 use crate::db::{Db, Dialect, Row};
 use crate::records::{Attempted, DueReport, ReportAttempt, ReportRecord};
-use rewardgate_core::order::ReportState;
 use rewardgate_core::report::Report;
+use rewardgate_core::report::ReportState;
 
 /// The key a target's concurrency is counted by (host and port, no user information); targets
 /// that do not parse share one key and are refused when sent.
@@ -67,19 +67,7 @@ pub(crate) fn claim(
         &format!("{DUE_COLUMNS} WHERE n.state = 'SENDING' AND n.lease_until < $1 ORDER BY n.lease_until LIMIT $2{skip}"),
         &[now.into(), limit.into()],
     )?;
-    let mut hosts: Vec<String> = db
-        .query(
-            "WITH RECURSIVE h(host) AS (\
-               SELECT MIN(host) FROM notifications WHERE state = 'PENDING' \
-               UNION ALL \
-               SELECT (SELECT MIN(host) FROM notifications WHERE state = 'PENDING' AND host > h.host) \
-               FROM h WHERE h.host IS NOT NULL) \
-             SELECT host FROM h WHERE host IS NOT NULL",
-            &[],
-        )?
-        .iter()
-        .map(|r| r.text("host"))
-        .collect::<Result<_, _>>()?;
+    let mut hosts = super::distinct(db, "notifications", "host", "PENDING")?;
     if !hosts.is_empty() {
         let k = rotation % hosts.len();
         hosts.rotate_left(k);

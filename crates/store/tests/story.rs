@@ -1,0 +1,445 @@
+//! The store's story without HTTP, on SQLite and PostgreSQL (a database of its own per test):
+//! accepting orders and their idempotency, holds under racing orders, one failing operation in a
+//! group commit, leases that run out, reports, migrations that refuse an edited file, TLS to
+//! PostgreSQL.
+
+use rewardgate_core::Fen;
+use rewardgate_core::delivery::{Change, Next, Step};
+use rewardgate_core::order::{
+    KeyScheme, NewOrder, OrderSpec, OrderStatus, PostingKind, ProductType,
+};
+use rewardgate_core::report::Report;
+use rewardgate_core::report::ReportState;
+use rewardgate_store::*;
+use rewardgate_testkit::{Backend, TestDb};
+use std::collections::HashMap;
+
+fn now() -> i64 {
+    rewardgate_core::clock::now_ms()
+}
+
+async fn store_with_business(db: &TestDb, credit: i64) -> Store {
+    let s = Store::open(&db.url).await.expect("the store opens");
+    s.put_business(
+        "B1".into(),
+        r#"{"id":"B1"}"#.into(),
+        Fen(credit),
+        None,
+        now(),
+    )
+    .await
+    .unwrap();
+    s
+}
+
+fn order(biz: &str, settlement: i64, callback: bool) -> NewOrder {
+    NewOrder {
+        spec: OrderSpec {
+            order_code: rewardgate_core::ids::order_code(now()),
+            business_id: "B1".into(),
+            merchant_id: "M1".into(),
+            biz_code: biz.into(),
+            product_type: ProductType::WechatCoupon,
+            fingerprint: format!("fp-{biz}-{settlement}"),
+            template_id: None,
+            product_code: Some("P".into()),
+            activity_id: Some("A".into()),
+            open_id: Some("oUser".into()),
+            mobile: None,
+            app_id: None,
+            amount: None,
+            settlement: Fen(settlement),
+            callback_url: callback.then(|| "https://m.example/cb".to_string()),
+            description: None,
+            channel_account_id: "wx3".into(),
+            created_at: now(),
+            delivery: None,
+        },
+        key: KeyScheme::OrderCode,
+    }
+}
+
+fn nonce(n: &str) -> NonceUse {
+    NonceUse {
+        business_id: "B1".into(),
+        nonce: n.into(),
+        now: now(),
+    }
+}
+
+async fn assert_balanced(s: &Store) {
+    let c = s.ledger_check().await.unwrap();
+    assert_eq!((c.sum, c.mismatched_accounts), (0, vec![]), "the ledger");
+}
+
+macro_rules! both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body(Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $body(Backend::Postgres).await
+            }
+        }
+    };
+}
+
+async fn accept_and_idempotency(b: Backend) {
+    let db = TestDb::new(b);
+    let s = store_with_business(&db, 0).await;
+    s.topup("B1".into(), Fen(1000), "t1".into(), now())
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.topup("B1".into(), Fen(1000), "t1".into(), now())
+            .await
+            .unwrap(),
+        TopupOutcome::AlreadyApplied(_)
+    ));
+    assert_eq!(
+        s.topup("B1".into(), Fen(5), "t1".into(), now())
+            .await
+            .unwrap(),
+        TopupOutcome::Conflict
+    );
+    let first = match s
+        .accept(nonce("n1"), order("b1", 300, false))
+        .await
+        .unwrap()
+    {
+        AcceptOutcome::Created(o) => o,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(first.status, OrderStatus::Processing);
+    assert!(first.upstream_key.is_some());
+    // The same bizCode and request: the first order; another request: a conflict.
+    match s
+        .accept(nonce("n2"), order("b1", 300, false))
+        .await
+        .unwrap()
+    {
+        AcceptOutcome::Existing(o) => assert_eq!(o.order_code, first.order_code),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        s.accept(nonce("n3"), order("b1", 301, false))
+            .await
+            .unwrap(),
+        AcceptOutcome::Conflict
+    ));
+    assert!(matches!(
+        s.accept(nonce("n1"), order("b2", 100, false))
+            .await
+            .unwrap(),
+        AcceptOutcome::NonceReplay
+    ));
+    // Insufficient balance stores nothing.
+    assert!(matches!(
+        s.accept(nonce("n4"), order("b3", 800, false))
+            .await
+            .unwrap(),
+        AcceptOutcome::Insufficient
+    ));
+    assert!(
+        s.order_by_biz_code("B1".into(), "b3".into())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let bal = s.balance("B1".into()).await.unwrap().unwrap();
+    assert_eq!((bal.available, bal.held), (Fen(700), Fen(300)));
+    let d = s
+        .order_detail(first.order_code.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.postings.len(), 1);
+    assert_eq!(d.postings[0].kind, PostingKind::Hold);
+    assert_balanced(&s).await;
+}
+both!(
+    accepting_orders_and_their_idempotency,
+    accept_and_idempotency
+);
+
+/// 60 orders of 1 yuan race for 20 yuan and a 5 yuan credit line: exactly 25 are held.
+async fn racing_holds(b: Backend) {
+    let db = TestDb::new(b);
+    let s = store_with_business(&db, 500).await;
+    s.topup("B1".into(), Fen(2000), "t".into(), now())
+        .await
+        .unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let s = s.clone();
+        set.spawn(async move {
+            s.accept(nonce(&format!("r{i}")), order(&format!("r{i}"), 100, false))
+                .await
+        });
+    }
+    let mut created = 0;
+    while let Some(r) = set.join_next().await {
+        match r.unwrap().unwrap() {
+            AcceptOutcome::Created(_) => created += 1,
+            AcceptOutcome::Insufficient => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(created, 25);
+    let bal = s.balance("B1".into()).await.unwrap().unwrap();
+    assert_eq!((bal.available, bal.held), (Fen(-500), Fen(2500)));
+    assert_balanced(&s).await;
+}
+both!(holds_under_racing_orders, racing_holds);
+
+/// One operation that fails inside a group commit (a top-up of a business without accounts) is
+/// undone alone; its batch-mates commit.
+async fn failing_batch_mate(b: Backend) {
+    let db = TestDb::new(b);
+    let s = store_with_business(&db, 0).await;
+    s.topup("B1".into(), Fen(100_000), "t".into(), now())
+        .await
+        .unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let s = s.clone();
+        set.spawn(async move {
+            if i % 10 == 5 {
+                s.topup("NOBODY".into(), Fen(1), format!("x{i}"), now())
+                    .await
+                    .map(|_| None)
+            } else {
+                s.accept(nonce(&format!("f{i}")), order(&format!("f{i}"), 100, false))
+                    .await
+                    .map(Some)
+            }
+        });
+    }
+    let (mut ok, mut failed) = (0, 0);
+    while let Some(r) = set.join_next().await {
+        match r.unwrap() {
+            Ok(Some(AcceptOutcome::Created(_))) => ok += 1,
+            Err(StoreError::Db(_)) => failed += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((ok, failed), (36, 4));
+    assert_balanced(&s).await;
+}
+both!(a_failing_operation_fails_alone, failing_batch_mate);
+
+/// A claim whose lease ran out is taken again (a send becomes a check); the first claim can no
+/// longer record.
+async fn leases(b: Backend) {
+    let db = TestDb::new(b);
+    let s = store_with_business(&db, 0).await;
+    s.topup("B1".into(), Fen(1000), "t".into(), now())
+        .await
+        .unwrap();
+    s.accept(nonce("l1"), order("l1", 100, true)).await.unwrap();
+    let t = now();
+    let a = s.claim_jobs("A".into(), t, t + 50, 10, 0).await.unwrap();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].job.step, Step::Send);
+    assert!(
+        s.claim_jobs("B".into(), t + 10, t + 60_000, 10, 0)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    let b2 = s
+        .claim_jobs("B".into(), t + 100, t + 60_000, 10, 1)
+        .await
+        .unwrap();
+    assert_eq!(b2.len(), 1);
+    assert_eq!(b2[0].job.step, Step::Check, "its send may have gone out");
+    let attempt = |w: &str| Attempt {
+        worker: w.into(),
+        step: Step::Check,
+        outcome: "GRANTED".into(),
+        detail: None,
+        latency_ms: 1,
+    };
+    let o = b2[0].order.clone();
+    let change = Change {
+        from: OrderStatus::Processing,
+        from_version: o.version,
+        to: OrderStatus::Success,
+        posting: Some((PostingKind::Capture, o.settlement)),
+        upstream_id: Some("U".into()),
+        error_code: None,
+        error_message: None,
+        finished_at: Some(t),
+        report: Some(Report::new(
+            &o,
+            o.version + 1,
+            OrderStatus::Success,
+            None,
+            None,
+            Some(t),
+            "https://m.example/cb",
+        )),
+    };
+    assert!(
+        !s.record_attempt(
+            o.clone(),
+            a[0].lease.clone(),
+            attempt("A"),
+            Some(change.clone()),
+            Next::Done,
+            t + 200
+        )
+        .await
+        .unwrap(),
+        "the lost lease records nothing"
+    );
+    assert!(
+        s.record_attempt(
+            o.clone(),
+            b2[0].lease.clone(),
+            attempt("B"),
+            Some(change),
+            Next::Done,
+            t + 200
+        )
+        .await
+        .unwrap()
+    );
+    let d = s
+        .order_detail(o.order_code.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.order.status, OrderStatus::Success);
+    assert_eq!(d.attempts.len(), 1);
+    assert_eq!(d.postings.last().unwrap().kind, PostingKind::Capture);
+    // The report written with the change is claimed, delivered, recorded once.
+    let claim = |lease_until: i64| ReportClaim {
+        worker: "N".into(),
+        now: t + 300,
+        lease_until,
+        limit: 10,
+        busy: HashMap::new(),
+        per_host: 4,
+        rotation: 0,
+    };
+    let due = s.claim_reports(claim(t + 60_000)).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].host, "m.example:443");
+    let delivered = Attempted {
+        http_status: Some(200),
+        latency_ms: 3,
+        error: None,
+        delivered: true,
+    };
+    assert!(
+        s.record_report(
+            due[0].notify_id.clone(),
+            due[0].lease.clone(),
+            delivered.clone(),
+            None,
+            t + 400
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !s.record_report(
+            due[0].notify_id.clone(),
+            due[0].lease.clone(),
+            delivered,
+            None,
+            t + 400
+        )
+        .await
+        .unwrap()
+    );
+    let (r, attempts) = s.report(due[0].notify_id.clone()).await.unwrap().unwrap();
+    assert_eq!((r.state, attempts.len()), (ReportState::Delivered, 1));
+    assert_balanced(&s).await;
+}
+both!(leases_run_out_and_reports_go_out, leases);
+
+/// A migration edited after it ran stops the start.
+async fn edited_migration(b: Backend) {
+    let db = TestDb::new(b);
+    drop(Store::open(&db.url).await.unwrap());
+    let sql = "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1".to_string();
+    match b {
+        Backend::Sqlite => {
+            let c = rusqlite::Connection::open(format!("{}/rg.db", db.dir().unwrap().display()))
+                .unwrap();
+            c.execute(&sql, []).unwrap();
+        }
+        Backend::Postgres => {
+            let url = db.url.clone();
+            std::thread::spawn(move || {
+                let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                c.batch_execute(&sql).unwrap();
+            })
+            .join()
+            .unwrap();
+        }
+    }
+    match Store::open(&db.url).await {
+        Err(e) => assert!(e.to_string().contains("edited after it was applied"), "{e}"),
+        Ok(_) => panic!("an edited migration was accepted"),
+    }
+}
+both!(an_edited_migration_is_refused, edited_migration);
+
+/// TLS to PostgreSQL: `sslmode=require` encrypts; `verify-full` checks the server's certificate
+/// against `sslrootcert` and its name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls() {
+    let db = TestDb::new(Backend::Postgres);
+    let s = Store::open(&format!("{}?sslmode=require", db.url))
+        .await
+        .expect("sslmode=require");
+    s.put_business("B1".into(), "{}".into(), Fen(0), None, now())
+        .await
+        .unwrap();
+    let name = db.url.rsplit('/').next().unwrap().to_string();
+    let base = rewardgate_testkit::pg_base();
+    let ssl = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        c.query(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid WHERE a.datname = $1",
+            &[&name],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, bool>(0))
+        .collect::<Vec<_>>()
+    })
+    .join()
+    .unwrap();
+    assert!(
+        !ssl.is_empty() && ssl.iter().all(|x| *x),
+        "every connection of the store is TLS: {ssl:?}"
+    );
+    // The machine's PostgreSQL serves Debian's snakeoil certificate (for localhost).
+    let cert = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+    let full = db.url.replace("@127.0.0.1:", "@localhost:");
+    Store::open(&format!("{full}?sslmode=verify-full&sslrootcert={cert}"))
+        .await
+        .unwrap_or_else(|e| panic!("verify-full against {cert} (the server's certificate): {e}"));
+    // Another name than the certificate's fails under verify-full, passes under verify-ca.
+    match Store::open(&format!(
+        "{}?sslmode=verify-full&sslrootcert={cert}",
+        db.url
+    ))
+    .await
+    {
+        Err(e) => assert!(e.to_string().to_lowercase().contains("certificate"), "{e}"),
+        Ok(_) => panic!("127.0.0.1 is not the certificate's name"),
+    }
+    Store::open(&format!("{}?sslmode=verify-ca&sslrootcert={cert}", db.url))
+        .await
+        .expect("verify-ca checks the chain only");
+}
