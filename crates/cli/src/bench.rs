@@ -85,27 +85,6 @@ fn cores() -> usize {
         .unwrap_or(1)
 }
 
-async fn admin(
-    http: &reqwest::Client,
-    a: &BenchArgs,
-    method: reqwest::Method,
-    path: &str,
-    body: Value,
-) -> anyhow::Result<()> {
-    let r: Value = http
-        .request(method, format!("{}/admin/v1{path}", a.url))
-        .bearer_auth(&a.admin_token)
-        .json(&body)
-        .send()
-        .await?
-        .json()
-        .await?;
-    if r["status"] != 200 {
-        bail!("admin {path}: {r}");
-    }
-    Ok(())
-}
-
 async fn setup(
     http: &reqwest::Client,
     a: &BenchArgs,
@@ -115,38 +94,42 @@ async fn setup(
     let (private, public) = RsaPrivateKey::generate_pem()?;
     let md5_key = format!("bench{tag}md5key");
     let biz = format!("BENCH-B-{tag}");
-    admin(http, a, Method::PUT, "/channel-accounts/bench-wx2", json!({
+    crate::signed::admin(http, &a.url, &a.admin_token, Method::PUT, "/channel-accounts/bench-wx2", json!({
         "kind": "WECHAT_V2", "mchId": "1900000109", "appId": "wxbench000000000", "apiKey": "b".repeat(32),
         "baseUrl": "http://127.0.0.1:9", "ratePerMinute": 1800})).await?;
-    admin(
+    crate::signed::admin(
         http,
-        a,
+        &a.url,
+        &a.admin_token,
         Method::PUT,
         "/templates/BENCH-T",
         json!({"channelAccountId": "bench-wx2", "sendName": "bench",
         "wishing": "bench", "actName": "bench", "remark": "bench"}),
     )
     .await?;
-    admin(
+    crate::signed::admin(
         http,
-        a,
+        &a.url,
+        &a.admin_token,
         Method::PUT,
         "/merchants/BENCH-M",
         json!({"name": "bench"}),
     )
     .await?;
-    admin(
+    crate::signed::admin(
         http,
-        a,
+        &a.url,
+        &a.admin_token,
         Method::PUT,
         &format!("/businesses/{biz}"),
         json!({"merchantId": "BENCH-M", "name": "bench",
         "md5Key": md5_key, "rsaPublicKeyPem": public}),
     )
     .await?;
-    admin(
+    crate::signed::admin(
         http,
-        a,
+        &a.url,
+        &a.admin_token,
         Method::POST,
         &format!("/businesses/{biz}/topups"),
         json!({"amount": 100_000_000, "reference": tag}),

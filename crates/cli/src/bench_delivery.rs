@@ -142,27 +142,6 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     Ok(d)
 }
 
-async fn admin(
-    http: &reqwest::Client,
-    base: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Value,
-) -> anyhow::Result<()> {
-    let v: Value = http
-        .request(method, format!("{base}/admin/v1{path}"))
-        .bearer_auth(TOKEN)
-        .json(&body)
-        .send()
-        .await?
-        .json()
-        .await?;
-    if v["status"] != 200 {
-        bail!("{path}: {v}");
-    }
-    Ok(())
-}
-
 async fn setup(http: &reqwest::Client, base: &str, sandbox: &str) -> anyhow::Result<()> {
     use reqwest::Method;
     let (mpriv, mpub) = rewardgate_core::keys::RsaPrivateKey::generate_pem()?;
@@ -187,44 +166,49 @@ async fn setup(http: &reqwest::Client, base: &str, sandbox: &str) -> anyhow::Res
     put("/sandbox/v1/accounts/wechat-v3/1900000109".into(), json!({"merchantPublicKeyPem": mpub, "merchantSerialNo": "S1",
         "platformPrivateKeyPem": ppriv, "platformSerialNo": "P1", "apiV3Key": "v".repeat(32),
         "stocks": [{"stockId": "1", "couponValue": 5, "remaining": 10_000_000, "maxPerUser": 10_000_000}]})).await?;
-    admin(http, base, Method::PUT, "/channel-accounts/wx2", json!({"kind": "WECHAT_V2", "mchId": "1900000109", "appId": "wx8888888888888888", "apiKey": "k".repeat(32), "baseUrl": sandbox})).await?;
-    admin(http, base, Method::PUT, "/channel-accounts/wx3", json!({"kind": "WECHAT_V3", "mchId": "1900000109", "appId": "wx8888888888888888", "privateKeyPem": mpriv, "certSerialNo": "S1", "apiV3Key": "v".repeat(32), "platformPublicKeyPem": ppub, "platformSerialNo": "P1", "baseUrl": sandbox})).await?;
-    admin(http, base, Method::PUT, "/templates/T1", json!({"channelAccountId": "wx2", "sendName": "s", "wishing": "w", "actName": "a", "remark": "r"})).await?;
-    admin(
+    crate::signed::admin(http, base, TOKEN, Method::PUT, "/channel-accounts/wx2", json!({"kind": "WECHAT_V2", "mchId": "1900000109", "appId": "wx8888888888888888", "apiKey": "k".repeat(32), "baseUrl": sandbox})).await?;
+    crate::signed::admin(http, base, TOKEN, Method::PUT, "/channel-accounts/wx3", json!({"kind": "WECHAT_V3", "mchId": "1900000109", "appId": "wx8888888888888888", "privateKeyPem": mpriv, "certSerialNo": "S1", "apiV3Key": "v".repeat(32), "platformPublicKeyPem": ppub, "platformSerialNo": "P1", "baseUrl": sandbox})).await?;
+    crate::signed::admin(http, base, TOKEN, Method::PUT, "/templates/T1", json!({"channelAccountId": "wx2", "sendName": "s", "wishing": "w", "actName": "a", "remark": "r"})).await?;
+    crate::signed::admin(
         http,
         base,
+        TOKEN,
         Method::PUT,
         "/products/PWX",
         json!({"kind": "WECHAT_COUPON", "name": "c", "price": 4.5}),
     )
     .await?;
-    admin(
+    crate::signed::admin(
         http,
         base,
+        TOKEN,
         Method::PUT,
         "/activities/AWX",
         json!({"productCode": "PWX", "channelAccountId": "wx3", "upstreamId": "1"}),
     )
     .await?;
-    admin(
+    crate::signed::admin(
         http,
         base,
+        TOKEN,
         Method::PUT,
         "/merchants/M1",
         json!({"name": "m"}),
     )
     .await?;
-    admin(
+    crate::signed::admin(
         http,
         base,
+        TOKEN,
         Method::PUT,
         "/businesses/B1",
         json!({"merchantId": "M1", "name": "b", "md5Key": MD5_KEY}),
     )
     .await?;
-    admin(
+    crate::signed::admin(
         http,
         base,
+        TOKEN,
         Method::POST,
         "/businesses/B1/topups",
         json!({"amount": 100_000_000, "reference": "bench"}),

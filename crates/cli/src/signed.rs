@@ -1,5 +1,5 @@
-//! Signed open-API requests as a merchant makes them (SPEC §3), for the bench, the delivery bench
-//! and the demo.
+//! The client side of rewardgate's own APIs for the bench, the delivery bench and the demo:
+//! signed open-API requests as a merchant makes them (SPEC §3), and admin calls.
 
 use rewardgate_core::sign::{self, AuthHeaders, Signer};
 use serde_json::Value;
@@ -48,4 +48,30 @@ pub async fn post(
         rb = rb.header(k, v);
     }
     Ok(rb.body(body.to_string()).send().await?.json().await?)
+}
+
+/// One admin call that must succeed; its `data`.
+pub async fn admin(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let v: Value = http
+        .request(
+            method,
+            format!("{}/admin/v1{path}", base.trim_end_matches('/')),
+        )
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    if v["status"] != 200 {
+        anyhow::bail!("admin {path}: {}", v["message"]);
+    }
+    Ok(v["data"].clone())
 }

@@ -21,6 +21,23 @@ pub fn shanghai_ymd(ms: i64) -> String {
 }
 
 /// RFC 3339 text of an epoch-ms instant, in UTC.
+/// `yyyy-MM-dd HH:mm:ss` in Asia/Shanghai, the time format of WeChat Pay v2 answers and of
+/// Alipay's `timestamp` parameter.
+pub fn shanghai_datetime(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(SHANGHAI);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 pub fn rfc3339(ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .ok()

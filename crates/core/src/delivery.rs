@@ -15,6 +15,41 @@ use crate::ids::ChannelAccountId;
 use crate::order::{Event, Order, OrderStatus, PostingKind, ProductType, transition};
 use crate::outcome::{Outcome, Wait};
 use crate::report::Report;
+use serde::{Deserialize, Serialize};
+
+/// A delivery job's state (what the dispatcher does with it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobState {
+    /// Due at its `not_before`.
+    Ready,
+    /// Claimed under a lease.
+    InFlight,
+    /// Nothing more to do.
+    Done,
+    /// Given up: an operator must look (admin retry re-arms it).
+    Stuck,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 4] = [
+        JobState::Ready,
+        JobState::InFlight,
+        JobState::Done,
+        JobState::Stuck,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Ready => "READY",
+            JobState::InFlight => "IN_FLIGHT",
+            JobState::Done => "DONE",
+            JobState::Stuck => "STUCK",
+        }
+    }
+    pub fn parse(s: &str) -> Option<JobState> {
+        JobState::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
 
 /// What a job does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -317,6 +352,3 @@ pub fn decide(o: &Order, job: &Job, step: Step, outcome: &Outcome, p: &Policy, n
         _ => Plan::again(Step::Check, now + backoff(job.attempts, now)),
     }
 }
-
-#[cfg(test)]
-mod tests;

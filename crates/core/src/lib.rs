@@ -11,6 +11,7 @@ pub mod keys;
 pub mod money;
 pub mod order;
 pub mod outcome;
+pub mod pricing;
 pub mod rate;
 pub mod report;
 pub mod request;

@@ -1,9 +1,9 @@
-//! Orders: their types, the status machine of SPEC §4 and the ledger posting each step makes,
-//! and the settlement price.
+//! Orders: their types, the status machine of SPEC §4 and the ledger posting each step makes.
+//! (Their price: `pricing`.)
 
-use crate::catalog::{Activity, Product, ProductKind, Template};
+use crate::Fen;
+use crate::delivery::JobState;
 use crate::ids::{BusinessId, ChannelAccountId, OrderCode};
-use crate::{ApiError, Fen, Status};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -72,73 +72,6 @@ impl OrderStatus {
             self,
             OrderStatus::Failed | OrderStatus::Received | OrderStatus::Refunded
         )
-    }
-}
-
-/// A delivery job's state (what the dispatcher does with it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum JobState {
-    /// Due at its `not_before`.
-    Ready,
-    /// Claimed under a lease.
-    InFlight,
-    /// Nothing more to do.
-    Done,
-    /// Given up: an operator must look (admin retry re-arms it).
-    Stuck,
-}
-
-impl JobState {
-    pub const ALL: [JobState; 4] = [
-        JobState::Ready,
-        JobState::InFlight,
-        JobState::Done,
-        JobState::Stuck,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Ready => "READY",
-            JobState::InFlight => "IN_FLIGHT",
-            JobState::Done => "DONE",
-            JobState::Stuck => "STUCK",
-        }
-    }
-    pub fn parse(s: &str) -> Option<JobState> {
-        JobState::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-}
-
-/// A status report's delivery state (SPEC §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ReportState {
-    /// Due at its `next_at`.
-    Pending,
-    /// Claimed under a lease.
-    Sending,
-    Delivered,
-    /// Its retries ran out: an operator may redeliver it.
-    Failed,
-}
-
-impl ReportState {
-    pub const ALL: [ReportState; 4] = [
-        ReportState::Pending,
-        ReportState::Sending,
-        ReportState::Delivered,
-        ReportState::Failed,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReportState::Pending => "PENDING",
-            ReportState::Sending => "SENDING",
-            ReportState::Delivered => "DELIVERED",
-            ReportState::Failed => "FAILED",
-        }
-    }
-    pub fn parse(s: &str) -> Option<ReportState> {
-        ReportState::ALL.into_iter().find(|t| t.as_str() == s)
     }
 }
 
@@ -366,89 +299,6 @@ pub fn transition(
         (Success, Event::Received) if red => Ok((Received, None)),
         (Success, Event::Refunded) if red => Ok((Refunded, Some(PostingKind::Refund))),
         _ => Err(IllegalTransition { from, event }),
-    }
-}
-
-/// The smallest WeChat 零钱 transfer (SPEC §2, 42201).
-pub const MIN_TRANSFER: Fen = Fen(30);
-
-/// Settlement for a red packet: `spec` within the template's limits, plus the fee.
-pub fn price_red_packet(spec: Fen, t: &Template) -> Result<Fen, ApiError> {
-    if spec < t.min_spec || spec > t.max_spec {
-        return Err(ApiError::new(
-            Status::OutOfLimits,
-            format!(
-                "spec must be between {} and {} yuan for template {}",
-                t.min_spec, t.max_spec, t.id
-            ),
-        ));
-    }
-    Ok(with_fee(spec, t.fee_rate_bp))
-}
-
-/// `spec` plus its fee of `fee_rate_bp` basis points (SPEC §4: round half up, in fen) — the one
-/// pricing rule of every amount-based order.
-pub fn with_fee(spec: Fen, fee_rate_bp: i64) -> Fen {
-    Fen(spec.0 + spec.fee_bp(fee_rate_bp).0)
-}
-
-/// The red-packet amounts Rabbitpre's endpoint takes (WeChat's default range, seed 002).
-pub const RABBITPRE_RANGE: std::ops::RangeInclusive<i64> = 100..=20_000;
-
-/// Settlement for a Rabbitpre red packet: the amount plus the fee of the integration's template,
-/// if it names one.
-pub fn price_rabbitpre(amount: Fen, template: Option<&Template>) -> Fen {
-    with_fee(amount, template.map_or(0, |t| t.fee_rate_bp))
-}
-
-/// Settlement for a WeChat 零钱 transfer: `spec` ≥ 0.3 yuan, plus the product's fee.
-pub fn price_transfer(spec: Fen, p: &Product) -> Result<Fen, ApiError> {
-    if spec < MIN_TRANSFER {
-        return Err(ApiError::new(
-            Status::OutOfLimits,
-            "spec must be at least 0.3 yuan for a WeChat transfer",
-        ));
-    }
-    if spec.0 > 2_000_000 {
-        return Err(ApiError::new(
-            Status::OutOfLimits,
-            "spec must be at most 20000 yuan for a WeChat transfer",
-        ));
-    }
-    Ok(with_fee(spec, p.fee_rate_bp.unwrap_or(0)))
-}
-
-/// Settlement for a coupon: the product's fixed price, if the activity is on at `now_ms`.
-pub fn price_coupon(p: &Product, a: &Activity, now_ms: i64) -> Result<Fen, ApiError> {
-    if a.product_code != p.code {
-        return Err(ApiError::not_found(format!(
-            "activityId {} is not an activity of productCode {}",
-            a.id, p.code
-        )));
-    }
-    if a.starts_at.is_some_and(|s| now_ms < s) {
-        return Err(ApiError::new(
-            Status::OutOfLimits,
-            format!("activityId {} has not started", a.id),
-        ));
-    }
-    if a.ends_at.is_some_and(|e| now_ms >= e) {
-        return Err(ApiError::new(
-            Status::OutOfLimits,
-            format!("activityId {} has expired", a.id),
-        ));
-    }
-    p.price
-        .ok_or_else(|| ApiError::not_found(format!("productCode {} has no price", p.code)))
-}
-
-/// The product kind a coupon or transfer endpoint needs.
-pub fn product_kind_for(t: ProductType) -> Option<ProductKind> {
-    match t {
-        ProductType::WechatCoupon => Some(ProductKind::WechatCoupon),
-        ProductType::AlipayCoupon => Some(ProductKind::AlipayCoupon),
-        ProductType::WechatTransfer => Some(ProductKind::WechatTransfer),
-        ProductType::RedPacket => None,
     }
 }
 

@@ -2,7 +2,45 @@
 //! once when the change is recorded and sent as is on every retry (same `notifyId`).
 
 use crate::order::{Order, OrderStatus};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+/// The waits after each failed delivery of a report (SPEC §5: 15 s, 30 s, 3, 10, 20, 30, 60 min,
+/// 3 h, 6 h), in seconds; past the last the report is FAILED (an operator can redeliver it).
+pub const RETRY_SCHEDULE_SECS: [u64; 9] = [15, 30, 180, 600, 1200, 1800, 3600, 10_800, 21_600];
+
+/// A status report's delivery state (SPEC §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReportState {
+    /// Due at its `next_at`.
+    Pending,
+    /// Claimed under a lease.
+    Sending,
+    Delivered,
+    /// Its retries ran out: an operator may redeliver it.
+    Failed,
+}
+
+impl ReportState {
+    pub const ALL: [ReportState; 4] = [
+        ReportState::Pending,
+        ReportState::Sending,
+        ReportState::Delivered,
+        ReportState::Failed,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportState::Pending => "PENDING",
+            ReportState::Sending => "SENDING",
+            ReportState::Delivered => "DELIVERED",
+            ReportState::Failed => "FAILED",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ReportState> {
+        ReportState::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
 
 /// One report to send: its id, where to, and the body.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -192,9 +192,12 @@ fn decide(st: &mut World, p: &Params) -> (Response, Option<u64>) {
     if act.per_user.get(&user).copied().unwrap_or(0) >= act.max_per_user {
         return now(business_fail(&method, "EXCEED_USER_TAKE_LIMIT", &key));
     }
-    let system_error = roll() < faults.system_error;
-    let timeout = !system_error && roll() < faults.timeout;
-    let grants = !(system_error || timeout) || roll() < 0.5;
+    let Roll {
+        system_error,
+        timeout,
+        grants,
+        ..
+    } = faults.roll(false);
     let amount = act.amount;
     let mut granted = None;
     if grants {

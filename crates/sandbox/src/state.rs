@@ -326,6 +326,32 @@ impl World {
     }
 }
 
+/// What the injected faults make of one request: still processing (granted, answer says so),
+/// a SYSTEMERROR or a timeout (either may or may not have granted, as upstream), else a plain
+/// grant.
+#[derive(Clone, Copy, Debug)]
+pub struct Roll {
+    pub processing: bool,
+    pub system_error: bool,
+    pub timeout: bool,
+    pub grants: bool,
+}
+
+impl Faults {
+    /// Rolls the faults for one request; `can_process`: the upstream has a PROCESSING state.
+    pub fn roll(&self, can_process: bool) -> Roll {
+        let processing = can_process && roll() < self.processing;
+        let system_error = !processing && roll() < self.system_error;
+        let timeout = !processing && !system_error && roll() < self.timeout;
+        Roll {
+            processing,
+            system_error,
+            timeout,
+            grants: processing || !(system_error || timeout) || roll() < 0.5,
+        }
+    }
+}
+
 /// A uniformly random number in [0, 1) for fault decisions.
 pub fn roll() -> f64 {
     use aws_lc_rs::rand::{SecureRandom, SystemRandom};

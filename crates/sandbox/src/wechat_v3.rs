@@ -217,9 +217,12 @@ fn decide(
             k,
         ));
     }
-    let system_error = roll() < faults.system_error;
-    let timeout = !system_error && roll() < faults.timeout;
-    let grants = !(system_error || timeout) || roll() < 0.5;
+    let Roll {
+        system_error,
+        timeout,
+        grants,
+        ..
+    } = faults.roll(false);
     let value = stock.coupon_value;
     let mut coupon_id = None;
     if grants {

@@ -33,20 +33,12 @@ pub struct NotifierConfig {
 
 impl Default for NotifierConfig {
     fn default() -> Self {
-        let m = |n: u64| Duration::from_secs(n * 60);
         NotifierConfig {
             enabled: true,
-            schedule: vec![
-                Duration::from_secs(15),
-                Duration::from_secs(30),
-                m(3),
-                m(10),
-                m(20),
-                m(30),
-                m(60),
-                m(180),
-                m(360),
-            ],
+            schedule: rewardgate_core::report::RETRY_SCHEDULE_SECS
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
             per_target: 4,
             concurrency: 64,
             allow_private: false,

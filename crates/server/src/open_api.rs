@@ -9,9 +9,9 @@ use axum::extract::State;
 use axum::response::Response;
 use rewardgate_core::catalog::{Activity, ChannelAccount, Product, Template, not_enabled};
 use rewardgate_core::json::{JsonObject, parse_object};
-use rewardgate_core::order::{self, KeyScheme, NewOrder, OrderSpec, ProductType};
+use rewardgate_core::order::{KeyScheme, NewOrder, OrderSpec, ProductType};
 use rewardgate_core::request::{Caller, CreateOrder, OrderQuery, parse_caller};
-use rewardgate_core::{ApiError, Fen, Status, ids};
+use rewardgate_core::{ApiError, Fen, Status, ids, pricing};
 use rewardgate_store::{AcceptOutcome, Admit, NonceUse};
 use serde_json::json;
 
@@ -107,7 +107,7 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
                 .ok_or_else(|| not_enabled("templateId", &id))?;
             let spec = req.spec.unwrap_or_default();
             (
-                order::price_red_packet(spec, &t)?,
+                pricing::price_red_packet(spec, &t)?,
                 Some(spec),
                 t.channel_account_id,
             )
@@ -116,7 +116,7 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
             let p = product(s, &req).await?;
             let spec = req.spec.unwrap_or_default();
             let ch = p.channel_account_id.clone().unwrap_or_default();
-            (order::price_transfer(spec, &p)?, Some(spec), ch)
+            (pricing::price_transfer(spec, &p)?, Some(spec), ch)
         }
         ProductType::WechatCoupon | ProductType::AlipayCoupon => {
             let p = product(s, &req).await?;
@@ -129,7 +129,7 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
                 .await?
                 .ok_or_else(|| not_enabled("activityId", &id))?;
             (
-                order::price_coupon(&p, &a, now)?,
+                pricing::price_coupon(&p, &a, now)?,
                 p.face_value,
                 a.channel_account_id,
             )
@@ -192,7 +192,7 @@ async fn product(s: &AppState, req: &CreateOrder) -> Result<Product, ApiError> {
         .catalog(&code)
         .await?
         .ok_or_else(|| not_enabled("productCode", &code))?;
-    if Some(p.kind) != order::product_kind_for(req.product_type) {
+    if Some(p.kind) != pricing::product_kind_for(req.product_type) {
         return Err(not_enabled("productCode", &code));
     }
     Ok(p)

@@ -107,7 +107,7 @@ pub async fn send_api_red_pack(State(s): State<AppState>, req: Request) -> Respo
             "openid must be 1-128 characters of A-Z a-z 0-9 _ -",
         );
     }
-    if !rewardgate_core::order::RABBITPRE_RANGE.contains(&amount) {
+    if !rewardgate_core::pricing::RABBITPRE_RANGE.contains(&amount) {
         return result_fail(
             &billno,
             "MONEY_LIMIT",
@@ -123,7 +123,7 @@ pub async fn send_api_red_pack(State(s): State<AppState>, req: Request) -> Respo
         None => None,
     };
     let spec = Fen(amount);
-    let settlement = rewardgate_core::order::price_rabbitpre(spec, template.as_ref());
+    let settlement = rewardgate_core::pricing::price_rabbitpre(spec, template.as_ref());
     let notify_way = field("notifyWay");
     let delivery = Delivery {
         send_name: integration.send_name.clone(),

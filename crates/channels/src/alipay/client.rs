@@ -21,16 +21,7 @@ pub struct Client {
 }
 
 fn timestamp() -> String {
-    let t = time::OffsetDateTime::now_utc().to_offset(rewardgate_core::clock::SHANGHAI);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    rewardgate_core::clock::shanghai_datetime(rewardgate_core::clock::now_ms())
 }
 
 impl Client {

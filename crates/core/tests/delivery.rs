@@ -1,9 +1,11 @@
 //! Every (status, step, outcome) row of the decision table, for a red packet and a coupon, young
 //! and past the give-up bound.
 
-use super::*;
-use crate::ids::{BusinessId, ChannelAccountId, OrderCode};
-use crate::order::{OrderSpec, ProductType};
+use rewardgate_core::Fen;
+use rewardgate_core::delivery::*;
+use rewardgate_core::ids::{BusinessId, ChannelAccountId, OrderCode};
+use rewardgate_core::order::{Order, OrderSpec, OrderStatus, PostingKind, ProductType};
+use rewardgate_core::outcome::{Outcome, Wait};
 
 const NOW: i64 = 1_795_000_000_000;
 const P: Policy = Policy {
