@@ -55,6 +55,7 @@ spec_check() {
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   local rc=0
   .venv/bin/python "$SHARED/spec-check/check.py" "http://127.0.0.1:$port" "$token" || rc=$?
+  [ $rc -eq 0 ] && { .venv/bin/python tests/metrics/check_metrics.py "http://127.0.0.1:$port" || rc=$?; }
   kill -TERM "$pid"; wait "$pid" || true
   [ $rc -eq 0 ] || { cat "$log"; die "spec-check failed on $name"; }
   grep -q "rewardgate stopped" "$log" || die "serve did not shut down gracefully on SIGTERM ($name)"

@@ -16,6 +16,12 @@ pub enum ProductType {
 }
 
 impl ProductType {
+    pub const ALL: [ProductType; 4] = [
+        ProductType::RedPacket,
+        ProductType::WechatCoupon,
+        ProductType::AlipayCoupon,
+        ProductType::WechatTransfer,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             ProductType::RedPacket => "RED_PACKET",
@@ -25,14 +31,7 @@ impl ProductType {
         }
     }
     pub fn parse(s: &str) -> Option<ProductType> {
-        [
-            ProductType::RedPacket,
-            ProductType::WechatCoupon,
-            ProductType::AlipayCoupon,
-            ProductType::WechatTransfer,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == s)
+        ProductType::ALL.into_iter().find(|t| t.as_str() == s)
     }
 }
 

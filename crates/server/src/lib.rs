@@ -7,6 +7,7 @@ pub mod body;
 pub mod dispatcher;
 pub mod envelope;
 pub mod lease_loop;
+pub mod metrics;
 pub mod notifier;
 pub mod open_api;
 pub mod rabbitpre;
@@ -86,11 +87,17 @@ pub fn router(state: AppState) -> Router {
         .route("/pay/sendApiRedPack", post(rabbitpre::send_api_red_pack))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::metrics))
         .nest("/admin/v1", admin)
+        .route_layer(middleware::from_fn(metrics::note_route))
         .fallback(|| async { http_error(StatusCode::NOT_FOUND, "no such path") })
         .method_not_allowed_fallback(|| async {
             http_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record,
+        ))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -207,6 +214,8 @@ pub async fn run(
     let mut state = AppState::new(store.clone(), config.admin_token.clone(), key);
     state.allow_private_callbacks = config.allow_private_callbacks || config.notifier.allow_private;
     state.tasks = (config.dispatcher.enabled, config.notifier.enabled);
+    let m = state.metrics.clone();
+    store.observe_writer(std::sync::Arc::new(move |n, t| m.writer_batch(n, t)));
     let now = rewardgate_core::clock::now_ms();
     state
         .heartbeats

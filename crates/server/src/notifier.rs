@@ -205,8 +205,10 @@ pub fn signed_headers(
 async fn deliver(ctx: &Ctx, d: DueReport) {
     let started = Instant::now();
     let attempt = send(ctx, &d).await;
+    let took = started.elapsed();
+    ctx.state.metrics.callback_attempt(attempt.delivered, took);
     let attempt = Attempted {
-        latency_ms: started.elapsed().as_millis() as i64,
+        latency_ms: took.as_millis() as i64,
         ..attempt
     };
     let now = now_ms();

@@ -36,6 +36,8 @@ pub struct AppState {
     pub heartbeats: Arc<Heartbeats>,
     /// Whether the dispatcher and the callback sender run in this process.
     pub tasks: (bool, bool),
+    /// This process's metrics (`/metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
     businesses: Arc<Mutex<HashMap<String, CachedBusiness>>>,
 }
 
@@ -65,6 +67,7 @@ impl AppState {
             allow_private_callbacks: false,
             heartbeats: Arc::new(Heartbeats::default()),
             tasks: (false, false),
+            metrics: Arc::default(),
             businesses: Arc::new(Mutex::new(HashMap::new())),
         }
     }

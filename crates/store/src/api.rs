@@ -211,7 +211,7 @@ impl Store {
         lease_until: i64,
         limit: i64,
         rotation: usize,
-    ) -> Result<Vec<Claimed>, StoreError> {
+    ) -> Result<Claims, StoreError> {
         self.write(move |db| sql::jobs::claim(db, &worker, now, lease_until, limit, rotation))
             .await
     }
@@ -259,6 +259,20 @@ impl Store {
     pub async fn rearm(&self, order_id: i64, now: i64) -> Result<bool, StoreError> {
         self.write(move |db| sql::jobs::rearm(db, order_id, now))
             .await
+    }
+
+    /// The database's side of `/metrics`, in one snapshot.
+    pub async fn gauges(&self) -> Result<Gauges, StoreError> {
+        self.read(|db| {
+            Ok(Gauges {
+                orders: sql::orders::counts(db)?,
+                jobs: sql::jobs::counts(db)?,
+                oldest_open_job: sql::jobs::oldest_open(db)?,
+                reports: sql::reports::counts(db)?,
+                oldest_open_report: sql::reports::oldest_open(db)?,
+            })
+        })
+        .await
     }
 
     pub async fn job_counts(&self) -> Result<Vec<(JobState, i64)>, StoreError> {

@@ -14,6 +14,7 @@ mod writer;
 
 pub use records::*;
 pub use rewardgate_core::rate::Rate;
+pub use writer::WriterObserver;
 
 use db::{Db, Dialect};
 use std::sync::Arc;
@@ -109,6 +110,11 @@ impl Store {
             readers,
             dialect,
         })
+    }
+
+    /// Reports every batch the writer runs to `f` (for metrics); the first observer set stays.
+    pub fn observe_writer(&self, f: WriterObserver) {
+        let _ = self.writer.observer.set(f);
     }
 
     /// The database it runs on (for figures and diagnostics).

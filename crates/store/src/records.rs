@@ -2,6 +2,7 @@
 //! `Change`, `Next` — come from `rewardgate-core`).
 
 use rewardgate_core::Fen;
+use rewardgate_core::delivery::JobState;
 use rewardgate_core::delivery::{Job, Step};
 use rewardgate_core::ids::BusinessId;
 use rewardgate_core::order::{Order, OrderStatus, PostingKind};
@@ -127,6 +128,27 @@ pub struct OrderDetail {
     pub postings: Vec<PostingRecord>,
     pub attempts: Vec<AttemptRecord>,
     pub reports: Vec<(ReportRecord, Vec<ReportAttempt>)>,
+}
+
+/// What one claim took, and the channel accounts it passed over because their rate bucket was
+/// empty (their due jobs wait for a later claim).
+#[derive(Clone, Debug, Default)]
+pub struct Claims {
+    pub jobs: Vec<Claimed>,
+    pub rate_limited: Vec<String>,
+}
+
+/// What `/metrics` reads from the database: the same for every process on it.
+#[derive(Clone, Debug, Default)]
+pub struct Gauges {
+    /// (product type, status, orders).
+    pub orders: Vec<(String, String, i64)>,
+    pub jobs: Vec<(JobState, i64)>,
+    /// When the oldest job still to deliver (READY or IN_FLIGHT) was created (epoch ms).
+    pub oldest_open_job: Option<i64>,
+    pub reports: Vec<(ReportState, i64)>,
+    /// When the oldest report still to deliver (PENDING or SENDING) was created (epoch ms).
+    pub oldest_open_report: Option<i64>,
 }
 
 /// A job this worker holds the lease of.

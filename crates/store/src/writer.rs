@@ -7,7 +7,8 @@
 
 use crate::StoreError;
 use crate::db::Db;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// How many operations share one transaction at most.
@@ -46,9 +47,13 @@ where
     }
 }
 
+/// Told of every batch the writer ran: its size and how long it took to be durable.
+pub type WriterObserver = Arc<dyn Fn(usize, Duration) + Send + Sync>;
+
 #[derive(Clone)]
 pub(crate) struct Writer {
     tx: mpsc::Sender<Box<dyn WriteOp>>,
+    pub observer: Arc<OnceLock<WriterObserver>>,
 }
 
 impl Writer {
@@ -61,14 +66,15 @@ impl Writer {
     ) -> Writer {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
         let rx = Arc::new(Mutex::new(rx));
+        let observer: Arc<OnceLock<WriterObserver>> = Arc::default();
         for (i, db) in dbs.into_iter().enumerate() {
-            let (rx, reconnect) = (rx.clone(), reconnect.clone());
+            let (rx, reconnect, seen) = (rx.clone(), reconnect.clone(), observer.clone());
             std::thread::Builder::new()
                 .name(format!("rg-writer-{i}"))
-                .spawn(move || run(db, reconnect, rx))
+                .spawn(move || run(db, reconnect, rx, seen))
                 .expect("spawn a writer thread");
         }
-        Writer { tx }
+        Writer { tx, observer }
     }
 
     /// Runs `f` in a (shared) transaction and returns its result once committed.
@@ -111,6 +117,7 @@ fn run(
     mut db: Box<dyn Db>,
     reconnect: Arc<dyn Fn() -> Result<Box<dyn Db>, StoreError> + Send + Sync>,
     rx: Queue,
+    observer: Arc<OnceLock<WriterObserver>>,
 ) {
     while let Some(batch) = next_batch(&rx) {
         if db.is_broken() {
@@ -126,7 +133,11 @@ fn run(
                 }
             }
         }
+        let (size, started) = (batch.len(), Instant::now());
         run_batch(db.as_mut(), batch);
+        if let Some(f) = observer.get() {
+            f(size, started.elapsed());
+        }
     }
 }
 

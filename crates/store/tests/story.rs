@@ -242,20 +242,26 @@ async fn leases(b: Backend) {
         .unwrap();
     s.accept(nonce("l1"), order("l1", 100, true)).await.unwrap();
     let t = now();
-    let a = s.claim_jobs("A".into(), t, t + 50, 10, 0).await.unwrap();
+    let a = s
+        .claim_jobs("A".into(), t, t + 50, 10, 0)
+        .await
+        .unwrap()
+        .jobs;
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].job.step, Step::Send);
     assert!(
         s.claim_jobs("B".into(), t + 10, t + 60_000, 10, 0)
             .await
             .unwrap()
+            .jobs
             .is_empty(),
         "leased"
     );
     let b2 = s
         .claim_jobs("B".into(), t + 100, t + 60_000, 10, 1)
         .await
-        .unwrap();
+        .unwrap()
+        .jobs;
     assert_eq!(b2.len(), 1);
     assert_eq!(b2[0].job.step, Step::Check, "its send may have gone out");
     let attempt = |w: &str| Attempt {

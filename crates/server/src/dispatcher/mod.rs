@@ -126,6 +126,10 @@ impl Work for Ctx {
             .store
             .claim_jobs(self.worker.clone(), now, lease_until, free as i64, rotation)
             .await
+            .map(|c| {
+                self.state.metrics.rate_limited(&c.rate_limited);
+                c.jobs
+            })
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "claiming jobs failed");
                 Vec::new()
@@ -136,7 +140,15 @@ impl Work for Ctx {
         let started = Instant::now();
         let (outcome, step) = attempt::attempt(&self, &job).await;
         let outcome = attempt::confirm_credentials(&self, &job, step, outcome).await;
-        let latency_ms = started.elapsed().as_millis() as i64;
+        let took = started.elapsed();
+        let latency_ms = took.as_millis() as i64;
+        self.state.metrics.upstream_attempt(
+            channel_of(job.order.product_type),
+            job.order.channel_account_id.as_str(),
+            step.as_str(),
+            &code_of(&outcome),
+            took,
+        );
         record::record(&self, &job, step, outcome, latency_ms).await;
     }
 
@@ -162,8 +174,31 @@ impl Work for Ctx {
             .filter_map(|d| serde_json::from_str::<ChannelAccount>(d).ok())
             .map(|a| (a.id.clone(), Rate::for_account(&a)))
             .collect();
+        let ids: Vec<String> = rates.iter().map(|r| r.0.clone()).collect();
+        self.state.metrics.known_accounts(&ids);
         if let Err(e) = self.state.store.set_rates(rates, now_ms()).await {
             tracing::warn!(error = %e, "rate buckets not updated");
         }
+    }
+}
+
+/// The upstream an order type is delivered through (SPEC §10), as `/metrics` labels it.
+fn channel_of(t: rewardgate_core::order::ProductType) -> &'static str {
+    use rewardgate_core::order::ProductType::*;
+    match t {
+        RedPacket | WechatTransfer => "wechat_v2",
+        WechatCoupon => "wechat_v3",
+        AlipayCoupon => "alipay",
+    }
+}
+
+/// An outcome as `/metrics` labels it: its kind, with the upstream's code where it has one.
+fn code_of(o: &rewardgate_channels::Outcome) -> String {
+    use rewardgate_channels::Outcome::*;
+    match o {
+        Failed { code, .. } | Deferred { code, .. } | Pending { code, .. } => {
+            format!("{}:{code}", o.describe().0)
+        }
+        _ => o.describe().0.to_string(),
     }
 }

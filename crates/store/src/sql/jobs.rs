@@ -6,7 +6,7 @@
 use super::{buckets, ledger, orders};
 use crate::StoreError;
 use crate::db::{Db, Dialect};
-use crate::records::{Attempt, AttemptRecord, Claimed};
+use crate::records::{Attempt, AttemptRecord, Claimed, Claims};
 use rewardgate_core::delivery::JobState;
 use rewardgate_core::delivery::{Change, Job, Next, Step};
 use rewardgate_core::order::Order;
@@ -26,7 +26,7 @@ pub(crate) fn claim(
     lease_until: i64,
     limit: i64,
     rotation: usize,
-) -> Result<Vec<Claimed>, StoreError> {
+) -> Result<Claims, StoreError> {
     let skip = if db.dialect() == Dialect::Postgres {
         " FOR UPDATE SKIP LOCKED"
     } else {
@@ -151,7 +151,10 @@ pub(crate) fn claim(
             lease,
         });
     }
-    Ok(out)
+    Ok(Claims {
+        jobs: out,
+        rate_limited: empty,
+    })
 }
 
 /// Freezes the upstream request at the first send (kept if one is already frozen); the request
@@ -339,6 +342,15 @@ pub(crate) fn attempts(db: &mut dyn Db, order_id: i64) -> Result<Vec<AttemptReco
         })
     })
     .collect()
+}
+
+/// When the oldest job still to deliver was created.
+pub(crate) fn oldest_open(db: &mut dyn Db) -> Result<Option<i64>, StoreError> {
+    db.query_one(
+        "SELECT MIN(created_at) AS at FROM jobs WHERE state IN ('READY', 'IN_FLIGHT')",
+        &[],
+    )?
+    .opt_int("at")
 }
 
 /// How many jobs are in each state.

@@ -129,3 +129,15 @@ pub(crate) fn postings(db: &mut dyn Db, order_id: i64) -> Result<Vec<PostingReco
     })
     .collect()
 }
+
+/// How many orders there are of each type in each status.
+pub(crate) fn counts(db: &mut dyn Db) -> Result<Vec<(String, String, i64)>, StoreError> {
+    db.query(
+        "SELECT product_type, status, CAST(COUNT(*) AS BIGINT) AS n FROM orders \
+         GROUP BY product_type, status ORDER BY product_type, status",
+        &[],
+    )?
+    .iter()
+    .map(|r| Ok((r.text("product_type")?, r.text("status")?, r.int("n")?)))
+    .collect()
+}

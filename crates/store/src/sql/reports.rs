@@ -219,3 +219,23 @@ pub(crate) fn by_id(db: &mut dyn Db, notify_id: &str) -> Result<Option<ReportRec
     .map(decode)
     .transpose()
 }
+
+/// How many reports are in each state.
+pub(crate) fn counts(db: &mut dyn Db) -> Result<Vec<(ReportState, i64)>, StoreError> {
+    db.query(
+        "SELECT state, CAST(COUNT(*) AS BIGINT) AS n FROM notifications GROUP BY state ORDER BY state",
+        &[],
+    )?
+    .iter()
+    .map(|r| Ok((r.parsed("state", ReportState::parse)?, r.int("n")?)))
+    .collect()
+}
+
+/// When the oldest report still to deliver was created.
+pub(crate) fn oldest_open(db: &mut dyn Db) -> Result<Option<i64>, StoreError> {
+    db.query_one(
+        "SELECT MIN(created_at) AS at FROM notifications WHERE state IN ('PENDING', 'SENDING')",
+        &[],
+    )?
+    .opt_int("at")
+}
