@@ -53,7 +53,9 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing();
+    // The demo's own lines are its output: its log goes to a file (unless RG_LOG asks otherwise).
+    let demo_log = matches!(cli.command, Command::Demo(_)).then(demo::log_path);
+    init_tracing(demo_log.as_deref());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -76,10 +78,20 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(to_file: Option<&std::path::Path>) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("RG_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("RG_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let file = to_file
+        .filter(|_| std::env::var_os("RG_LOG").is_none())
+        .and_then(|p| std::fs::File::create(p).ok());
+    if let Some(f) = file {
+        let b = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(f));
+        return if json { b.json().init() } else { b.init() };
+    }
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -41,6 +41,11 @@ impl Step {
     }
 }
 
+/// Where the demo's log goes, so that its own lines stay readable.
+pub fn log_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("rewardgate-demo-{}.log", std::process::id()))
+}
+
 pub async fn run(a: Args) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let _guard = stop.clone().drop_guard();
@@ -52,6 +57,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         "rewardgate demo — sandbox upstreams and serve in one process, database {}/demo.db",
         dir.display()
     );
+    if std::env::var_os("RG_LOG").is_none() {
+        println!("  log: {}", log_path().display());
+    }
     let s = Step("start the sandbox and serve");
     let (sandbox, base) = s.ctx(start(&a, &dir, &token, &stop).await)?;
     let (receiver, received) =
@@ -81,6 +89,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     );
     println!("  curl -s {sandbox}/sandbox/v1/effects");
     println!("  curl -s {base}/v1/openapi/platform/publicKey");
+    println!("  curl -s {base}/metrics");
     if a.keep {
         println!("\nStaying up (--keep); Ctrl-C to stop.");
         tokio::signal::ctrl_c().await?;
