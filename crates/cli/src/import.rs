@@ -52,6 +52,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     }
     let http = reqwest::Client::new();
     let mut stored = 0;
+    let mut progress = crate::progress::Progress::new();
     // Batches under the admin API's 64 KiB body limit, and at most BATCH mappings each.
     let mut chunks: Vec<&[Value]> = Vec::new();
     let (mut start, mut bytes) = (0, 0);
@@ -81,8 +82,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             bail!("after {stored} stored: {}", v["message"]);
         }
         stored += chunk.len();
-        eprintln!("  {stored}/{} stored", pairs.len());
+        progress.update(&format!("  {stored}/{} stored", pairs.len()));
     }
+    progress.finish();
     println!(
         "imported {stored} mappings into integration {}; {} bad lines skipped{}",
         a.integration,

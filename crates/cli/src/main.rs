@@ -5,6 +5,7 @@ mod bench_delivery;
 mod config;
 mod demo;
 mod import;
+mod progress;
 mod signed;
 mod verify;
 

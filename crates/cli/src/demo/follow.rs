@@ -27,6 +27,7 @@ pub(super) async fn follow(
     received: &Received,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
+    let mut progress = crate::progress::Progress::new();
     let mut claimed = false;
     loop {
         let mut done = 0;
@@ -56,19 +57,17 @@ pub(super) async fn follow(
             done += usize::from(final_here);
         }
         let calls = received.lock().expect("lock").len();
-        print!(
-            "\r  delivered {done}/{}   callbacks received {calls}   {:.1}s ",
+        progress.update(&format!(
+            "  delivered {done}/{}   callbacks received {calls}   {:.1}s",
             orders.len(),
             started.elapsed().as_secs_f64()
-        );
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
+        ));
         if done == orders.len() && calls > orders.len() {
-            println!();
+            progress.finish();
             return Ok(());
         }
         if started.elapsed() > Duration::from_secs(60) {
-            println!();
+            progress.finish();
             bail!(
                 "after 60 s: {done}/{} orders at their end, {calls} callbacks",
                 orders.len()
@@ -98,9 +97,9 @@ pub(super) async fn summary(
             .map(|c| c["status"].as_str().unwrap_or("").to_string())
             .collect();
         println!(
-            "  {:<28} {:<14} {:<10} {:>10}  {}",
+            "  {:<28} {} {:<10} {:>10}  {}",
             code,
-            kind,
+            pad(kind, 14),
             o["status"].as_str().unwrap_or(""),
             o["settlementPrice"].to_string(),
             if calls.is_empty() {
@@ -135,4 +134,17 @@ pub(super) async fn summary(
         bail!("demo step failed: the ledger does not balance");
     }
     Ok(())
+}
+
+/// `s` padded to `width` terminal columns (CJK characters take two).
+fn pad(s: &str, width: usize) -> String {
+    let cols: usize = s
+        .chars()
+        .map(|c| match c {
+            '\u{1100}'..='\u{115F}' | '\u{2E80}'..='\u{A4CF}' | '\u{AC00}'..='\u{D7A3}' => 2,
+            '\u{F900}'..='\u{FAFF}' | '\u{FE30}'..='\u{FE4F}' | '\u{FF00}'..='\u{FF60}' => 2,
+            _ => 1,
+        })
+        .sum();
+    format!("{s}{}", " ".repeat(width.saturating_sub(cols)))
 }
