@@ -14,6 +14,9 @@ use tokio::sync::{mpsc, oneshot};
 /// How many operations share one transaction at most.
 pub const MAX_BATCH: usize = 1024;
 
+/// How many times an operation hit by a deadlock or a serialization failure runs again alone.
+const MAX_RETRIES: u32 = 12;
+
 pub(crate) trait WriteOp: Send {
     /// Does the work inside the open transaction and keeps its result. May run more than once
     /// (after a rollback), so it must not have effects outside the database.
@@ -212,10 +215,20 @@ fn run_alone(db: &mut dyn Db, op: &mut dyn WriteOp) -> Result<(), StoreError> {
             Err(e) => {
                 let _ = db.batch("ROLLBACK");
                 attempt += 1;
-                if !matches!(e, StoreError::Retryable(_)) || attempt >= 5 || db.is_broken() {
+                if !matches!(e, StoreError::Retryable(_))
+                    || attempt >= MAX_RETRIES
+                    || db.is_broken()
+                {
                     return Err(e);
                 }
-                std::thread::sleep(std::time::Duration::from_millis(5 << attempt));
+                // Several PostgreSQL writers can deadlock on a busy business's rows (each batch
+                // holds its locks until it commits); the database breaks the cycle and the loser
+                // runs again, after a wait that grows and is spread so the two do not meet again.
+                let jitter = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| u64::from(d.subsec_nanos() % 11));
+                let wait = (5u64 << attempt.min(6)) + jitter * attempt as u64;
+                std::thread::sleep(Duration::from_millis(wait));
             }
         }
     }

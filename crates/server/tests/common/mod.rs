@@ -52,6 +52,14 @@ pub async fn spawn_full(
     dispatcher: rewardgate_server::dispatcher::DispatcherConfig,
     notifier: rewardgate_server::notifier::NotifierConfig,
 ) -> TestApp {
+    // The server's warnings and errors, shown with a failing test's output (RG_LOG to change).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RG_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let cfg = rewardgate_server::Config {

@@ -86,22 +86,20 @@ impl PgDb {
 
 fn pg_err(e: postgres::Error) -> StoreError {
     let code = e.code().map(|c| c.code().to_string());
+    let mut msg = e.to_string();
+    if let Some(d) = e.as_db_error() {
+        msg.push_str(&format!(": {} ({})", d.message(), d.code().code()));
+    }
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
     match code.as_deref() {
         // deadlock, serialization failure, lock not available: the transaction can run again.
-        Some("40P01") | Some("40001") | Some("55P03") => StoreError::Retryable(e.to_string()),
-        _ if e.is_closed() => StoreError::Retryable(e.to_string()),
-        _ => {
-            let mut msg = e.to_string();
-            if let Some(d) = e.as_db_error() {
-                msg.push_str(&format!(": {}", d.message()));
-            }
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
-                src = s.source();
-            }
-            StoreError::Db(msg)
-        }
+        Some("40P01") | Some("40001") | Some("55P03") => StoreError::Retryable(msg),
+        _ if e.is_closed() => StoreError::Retryable(msg),
+        _ => StoreError::Db(msg),
     }
 }
 
