@@ -46,6 +46,13 @@ say "sandbox fidelity: third-party SDKs (wechatpy, wechatpayv3, python-alipay-sd
 RG_BIN=$BIN RG_SHARED_DIR=$SHARED .venv/bin/python -m pytest -q tests/fidelity 2>&1 | tee target/fidelity-output.txt
 fidelity_passed=$(grep -Eo '[0-9]+ passed' target/fidelity-output.txt | tail -n1 | grep -Eo '[0-9]+' || echo 0)
 
+say "operator console in headless Chromium (SQLite and PostgreSQL); screenshots in target/screenshots"
+bash scripts/browser-deps.sh
+RG_BIN=$BIN .venv/bin/python -m pytest -q tests/browser 2>&1 | tee target/browser-output.txt
+grep -Eq '[0-9]+ passed' target/browser-output.txt && ! grep -Eq '[0-9]+ (failed|error)' target/browser-output.txt \
+  || die "browser tests failed"
+browser_passed=$(grep -Eo '[0-9]+ passed' target/browser-output.txt | tail -n1 | grep -Eo '[0-9]+')
+
 say "SPEC conformance check against a release serve"
 spec_check() {
   local name=$1 url=$2 port=$3 token=spec-check-token-1
@@ -70,4 +77,4 @@ rm -rf "$TMP"
 
 say "all checks passed"
 read -r passed failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' target/test-output.txt)
-echo "total: $((passed + fidelity_passed + 2)) passed, $failed failed"
+echo "total: $((passed + fidelity_passed + browser_passed + 2)) passed, $failed failed"

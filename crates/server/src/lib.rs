@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod console;
 pub mod dispatcher;
 pub mod envelope;
 pub mod lease_loop;
@@ -89,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::metrics))
         .nest("/admin/v1", admin)
+        .merge(console::routes())
         .route_layer(middleware::from_fn(metrics::note_route))
         .fallback(|| async { http_error(StatusCode::NOT_FOUND, "no such path") })
         .method_not_allowed_fallback(|| async {

@@ -250,8 +250,9 @@ impl Store {
         account: String,
         until: i64,
         reason: String,
+        now: i64,
     ) -> Result<(), StoreError> {
-        self.write(move |db| sql::jobs::pause_account(db, &account, until, &reason))
+        self.write(move |db| sql::jobs::pause_account(db, &account, until, &reason, now))
             .await
     }
 
@@ -332,5 +333,34 @@ impl Store {
             Some(o) => sql::reports::of_order(db, o.id).map(Some),
         })
         .await
+    }
+
+    // ---- the operator console ------------------------------------------------------------------
+
+    pub async fn create_session(&self, s: SessionRecord, now: i64) -> Result<(), StoreError> {
+        self.write(move |db| sql::console::create_session(db, &s, now))
+            .await
+    }
+
+    /// The session whose cookie id hashes to `id_hash`, if it has not expired.
+    pub async fn session(
+        &self,
+        id_hash: String,
+        now: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.read(move |db| sql::console::session(db, &id_hash, now))
+            .await
+    }
+
+    pub async fn delete_session(&self, id_hash: String) -> Result<(), StoreError> {
+        self.write(move |db| sql::console::delete_session(db, &id_hash))
+            .await
+    }
+
+    /// The console's dashboard at `now`; businesses whose available balance is under `low` are
+    /// listed.
+    pub async fn dashboard(&self, now: i64, low: Fen) -> Result<Dashboard, StoreError> {
+        self.read(move |db| sql::console::dashboard(db, now, low))
+            .await
     }
 }

@@ -42,6 +42,10 @@ const MIGRATIONS: &[(i64, Source)] = &[
             postgres: include_str!("../migrations/postgres/0005_typed_states.sql"),
         },
     ),
+    (
+        6,
+        Source::Shared(include_str!("../migrations/0006_console.sql")),
+    ),
 ];
 
 fn text(s: &Source, d: Dialect) -> String {

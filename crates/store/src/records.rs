@@ -5,7 +5,7 @@ use rewardgate_core::Fen;
 use rewardgate_core::delivery::JobState;
 use rewardgate_core::delivery::{Job, Step};
 use rewardgate_core::ids::BusinessId;
-use rewardgate_core::order::{Order, OrderStatus, PostingKind};
+use rewardgate_core::order::{Order, OrderStatus, PostingKind, ProductType};
 use rewardgate_core::report::ReportState;
 use rewardgate_core::upstream::UpstreamRequest;
 
@@ -75,6 +75,15 @@ pub struct OrderFilter {
     pub limit: i64,
     /// Orders with a smaller id than this (newest first).
     pub before_id: Option<i64>,
+    pub product_type: Option<ProductType>,
+    /// Orders whose delivery job is in this state (e.g. STUCK: an operator must look).
+    pub job_state: Option<JobState>,
+    /// Created at or after (epoch ms).
+    pub created_from: Option<i64>,
+    /// Created before (epoch ms).
+    pub created_before: Option<i64>,
+    /// An orderCode or a bizCode.
+    pub code: Option<String>,
 }
 
 /// One ledger posting of an order.
@@ -210,4 +219,70 @@ pub struct ReportClaim {
     pub per_host: i64,
     /// Which host's share comes first.
     pub rotation: usize,
+}
+
+/// An operator's console session: the hash of its cookie's id, its CSRF token and the
+/// fingerprint of the admin token it logged in with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id_hash: String,
+    pub csrf: String,
+    pub token_fingerprint: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// Orders of one channel account and product type over the dashboard's windows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelCount {
+    pub channel_account_id: String,
+    pub product_type: ProductType,
+    /// Created in the last hour.
+    pub hour: i64,
+    /// Created in the last day, and of those how many ended well or not.
+    pub day: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+}
+
+/// A channel account paused by the dispatcher (its orders wait).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PauseRecord {
+    pub channel_account_id: String,
+    pub until: i64,
+    pub reason: String,
+    pub since: i64,
+}
+
+/// A channel account whose attempts of the last hour had unknown or deferred outcomes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trouble {
+    pub channel_account_id: String,
+    pub unknown: i64,
+    pub deferred: i64,
+    pub last_at: i64,
+    pub last_detail: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LowBalance {
+    pub business_id: String,
+    pub available: Fen,
+    pub credit_line: Fen,
+}
+
+/// The console's dashboard, from one snapshot at `now`.
+#[derive(Clone, Debug, Default)]
+pub struct Dashboard {
+    pub now: i64,
+    /// (status, created in the last hour, in the last day).
+    pub by_status: Vec<(OrderStatus, i64, i64)>,
+    pub by_channel: Vec<ChannelCount>,
+    /// Orders created in each of the last 60 minutes, oldest first.
+    pub per_minute: Vec<i64>,
+    pub pauses: Vec<PauseRecord>,
+    pub troubled: Vec<Trouble>,
+    pub low_balance: Vec<LowBalance>,
+    pub reports: Vec<(ReportState, i64)>,
+    pub oldest_open_report: Option<i64>,
 }

@@ -29,6 +29,14 @@ pub struct Args {
     /// Where the sandbox listens.
     #[arg(long, env = "RG_SANDBOX_LISTEN", default_value = "127.0.0.1:9090")]
     sandbox_listen: String,
+    /// The database (default: a throw-away SQLite file); `postgres://…` to try PostgreSQL. It
+    /// should be empty: the demo's orders are placed with fixed bizCodes.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Give an order up as STUCK after this many seconds without a definite answer (default 24 h;
+    /// the console's browser tests use a few seconds).
+    #[arg(long, hide = true)]
+    give_up_after_secs: Option<u64>,
 }
 
 const MD5_KEY: &str = "demo-md5-key-0123456789abcdef";
@@ -54,8 +62,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     let token = format!("demo-{}", rewardgate_channels::nonce(16));
 
     println!(
-        "rewardgate demo — sandbox upstreams and serve in one process, database {}/demo.db",
-        dir.display()
+        "rewardgate demo — sandbox upstreams and serve in one process, database {}",
+        a.database_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/demo.db", dir.display()))
     );
     if std::env::var_os("RG_LOG").is_none() {
         println!("  log: {}", log_path().display());
@@ -81,6 +91,8 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
 
     summary(&http, &base, &token, &orders, &received).await?;
     let _ = std::fs::remove_dir_all(&dir).ok().filter(|_| !a.keep);
+    println!("\nOperator console: {base}/console   (sign in with the admin token {token})");
+    println!("API reference:    {base}/docs");
     println!("\nTry next (admin token {token}):");
     println!("  curl -s -H 'Authorization: Bearer {token}' '{base}/admin/v1/orders?limit=10'");
     println!(
@@ -125,16 +137,23 @@ async fn start(
         .await
         .with_context(|| format!("cannot listen on {} (set RG_LISTEN)", a.listen))?;
     let base = format!("http://{}", listener.local_addr()?);
+    let mut dispatcher = rewardgate_server::dispatcher::DispatcherConfig {
+        follow_interval: Duration::from_secs(1),
+        ..Default::default()
+    };
+    if let Some(secs) = a.give_up_after_secs {
+        dispatcher.give_up_after = Duration::from_secs(secs);
+    }
     let cfg = rewardgate_server::Config {
         listen: a.listen.clone(),
-        database_url: format!("sqlite://{}/demo.db", dir.display()),
+        database_url: a
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}/demo.db", dir.display())),
         admin_token: Some(rewardgate_core::secret::Secret::new(token)),
         allow_private_callbacks: true,
         platform_key_file: None,
-        dispatcher: rewardgate_server::dispatcher::DispatcherConfig {
-            follow_interval: Duration::from_secs(1),
-            ..Default::default()
-        },
+        dispatcher,
         notifier: rewardgate_server::notifier::NotifierConfig {
             schedule: vec![Duration::from_secs(1); 5],
             ..Default::default()

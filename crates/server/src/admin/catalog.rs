@@ -1,7 +1,7 @@
 //! Catalogue objects: created or replaced with PUT (idempotent), read back with secrets masked.
 
 use super::AdminJson;
-use crate::envelope::{ApiResult, ok};
+use crate::envelope::{ApiResult, Refusal, ok};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use rewardgate_core::catalog::{
@@ -43,14 +43,14 @@ pub async fn get_integration(State(s): State<AppState>, Path(id): Path<String>) 
     get_one::<RabbitpreIntegration>(&s, &id).await
 }
 
-/// Stores a parsed object and answers its masked view.
-async fn store<T: CatalogObject>(s: &AppState, obj: T) -> ApiResult {
+/// Stores a parsed object; its masked view.
+async fn store<T: CatalogObject>(s: &AppState, obj: T) -> Result<Value, Refusal> {
     let data = serde_json::to_string(&obj).map_err(|_| ApiError::internal())?;
     s.store
         .put_catalog(T::KIND, obj.id().to_string(), data, clock::now_ms())
         .await?;
     tracing::info!(kind = T::KIND, "catalogue object stored");
-    Ok(ok(catalog::view(&obj)))
+    Ok(catalog::view(&obj))
 }
 
 /// The object another one names in `field`, if it exists.
@@ -70,10 +70,18 @@ pub async fn put_channel_account(
     Path(id): Path<String>,
     AdminJson(body): AdminJson,
 ) -> ApiResult {
-    let o = parse_object(&body)?;
-    let a = ChannelAccount::from_admin(&id, &o)?;
+    Ok(ok(parse_and_store_channel_account(&s, &id, &body).await?))
+}
+
+async fn parse_and_store_channel_account(
+    s: &AppState,
+    id: &str,
+    body: &[u8],
+) -> Result<Value, Refusal> {
+    let o = parse_object(body)?;
+    let a = ChannelAccount::from_admin(id, &o)?;
     if a.sign_type.as_deref() == Some("HMAC-SHA256") {
-        refuse_hmac_if_bound(&s, &a.id).await?;
+        refuse_hmac_if_bound(s, &a.id).await?;
     }
     // The account and its rate bucket together: the bucket exists before its first send.
     let data = serde_json::to_string(&a).map_err(|_| ApiError::internal())?;
@@ -81,7 +89,7 @@ pub async fn put_channel_account(
         .put_channel_account(a.id.clone(), data, Rate::for_account(&a), clock::now_ms())
         .await?;
     tracing::info!(kind = ChannelAccount::KIND, "catalogue object stored");
-    Ok(ok(catalog::view(&a)))
+    Ok(catalog::view(&a))
 }
 
 /// A WECHAT_V2 account that templates, transfer products or Rabbitpre integrations send through
@@ -115,8 +123,12 @@ pub async fn put_merchant(
     Path(id): Path<String>,
     AdminJson(body): AdminJson,
 ) -> ApiResult {
-    let o = parse_object(&body)?;
-    store(&s, Merchant::from_admin(&id, &o)?).await
+    Ok(ok(parse_and_store_merchant(&s, &id, &body).await?))
+}
+
+async fn parse_and_store_merchant(s: &AppState, id: &str, body: &[u8]) -> Result<Value, Refusal> {
+    let o = parse_object(body)?;
+    store(s, Merchant::from_admin(id, &o)?).await
 }
 
 pub async fn put_template(
@@ -124,9 +136,13 @@ pub async fn put_template(
     Path(id): Path<String>,
     AdminJson(body): AdminJson,
 ) -> ApiResult {
-    let o = parse_object(&body)?;
-    let ch: Option<ChannelAccount> = referenced(&s, &o, "channelAccountId").await?;
-    store(&s, Template::from_admin(&id, &o, ch.as_ref())?).await
+    Ok(ok(parse_and_store_template(&s, &id, &body).await?))
+}
+
+async fn parse_and_store_template(s: &AppState, id: &str, body: &[u8]) -> Result<Value, Refusal> {
+    let o = parse_object(body)?;
+    let ch: Option<ChannelAccount> = referenced(s, &o, "channelAccountId").await?;
+    store(s, Template::from_admin(id, &o, ch.as_ref())?).await
 }
 
 pub async fn put_product(
@@ -134,9 +150,13 @@ pub async fn put_product(
     Path(id): Path<String>,
     AdminJson(body): AdminJson,
 ) -> ApiResult {
-    let o = parse_object(&body)?;
-    let ch: Option<ChannelAccount> = referenced(&s, &o, "channelAccountId").await?;
-    store(&s, Product::from_admin(&id, &o, ch.as_ref())?).await
+    Ok(ok(parse_and_store_product(&s, &id, &body).await?))
+}
+
+async fn parse_and_store_product(s: &AppState, id: &str, body: &[u8]) -> Result<Value, Refusal> {
+    let o = parse_object(body)?;
+    let ch: Option<ChannelAccount> = referenced(s, &o, "channelAccountId").await?;
+    store(s, Product::from_admin(id, &o, ch.as_ref())?).await
 }
 
 pub async fn put_activity(
@@ -144,10 +164,14 @@ pub async fn put_activity(
     Path(id): Path<String>,
     AdminJson(body): AdminJson,
 ) -> ApiResult {
-    let o = parse_object(&body)?;
-    let p: Option<Product> = referenced(&s, &o, "productCode").await?;
-    let ch: Option<ChannelAccount> = referenced(&s, &o, "channelAccountId").await?;
-    store(&s, Activity::from_admin(&id, &o, p.as_ref(), ch.as_ref())?).await
+    Ok(ok(parse_and_store_activity(&s, &id, &body).await?))
+}
+
+async fn parse_and_store_activity(s: &AppState, id: &str, body: &[u8]) -> Result<Value, Refusal> {
+    let o = parse_object(body)?;
+    let p: Option<Product> = referenced(s, &o, "productCode").await?;
+    let ch: Option<ChannelAccount> = referenced(s, &o, "channelAccountId").await?;
+    store(s, Activity::from_admin(id, &o, p.as_ref(), ch.as_ref())?).await
 }
 
 pub async fn put_business(
@@ -155,9 +179,13 @@ pub async fn put_business(
     Path(id): Path<String>,
     AdminJson(body): AdminJson,
 ) -> ApiResult {
-    let o = parse_object(&body)?;
-    let merchant: Option<Merchant> = referenced(&s, &o, "merchantId").await?;
-    let b = Business::from_admin(&id, &o, merchant.is_some())?;
+    Ok(ok(parse_and_store_business(&s, &id, &body).await?))
+}
+
+async fn parse_and_store_business(s: &AppState, id: &str, body: &[u8]) -> Result<Value, Refusal> {
+    let o = parse_object(body)?;
+    let merchant: Option<Merchant> = referenced(s, &o, "merchantId").await?;
+    let b = Business::from_admin(id, &o, merchant.is_some())?;
     if let Some(u) = &b.callback_url {
         rewardgate_core::target::check_callback("callbackUrl", u, s.allow_private_callbacks)?;
     }
@@ -166,9 +194,9 @@ pub async fn put_business(
     s.store
         .put_business(b.id.clone(), data, b.credit_line, rate, clock::now_ms())
         .await?;
-    s.forget_business(&id);
+    s.forget_business(id);
     tracing::info!(business_id = %id, "business stored");
-    Ok(ok(catalog::view(&b)))
+    Ok(catalog::view(&b))
 }
 
 pub async fn put_integration(
@@ -176,12 +204,40 @@ pub async fn put_integration(
     Path(id): Path<String>,
     AdminJson(body): AdminJson,
 ) -> ApiResult {
-    let o = parse_object(&body)?;
-    let b: Option<Business> = referenced(&s, &o, "businessId").await?;
-    let ch: Option<ChannelAccount> = referenced(&s, &o, "channelAccountId").await?;
-    let t: Option<Template> = referenced(&s, &o, "templateId").await?;
-    let i = RabbitpreIntegration::from_admin(&id, &o, b.as_ref(), ch.as_ref(), t.as_ref())?;
-    store(&s, i).await
+    Ok(ok(parse_and_store_integration(&s, &id, &body).await?))
+}
+
+async fn parse_and_store_integration(
+    s: &AppState,
+    id: &str,
+    body: &[u8],
+) -> Result<Value, Refusal> {
+    let o = parse_object(body)?;
+    let b: Option<Business> = referenced(s, &o, "businessId").await?;
+    let ch: Option<ChannelAccount> = referenced(s, &o, "channelAccountId").await?;
+    let t: Option<Template> = referenced(s, &o, "templateId").await?;
+    let i = RabbitpreIntegration::from_admin(id, &o, b.as_ref(), ch.as_ref(), t.as_ref())?;
+    store(s, i).await
+}
+
+/// Parses and stores a catalogue object of `kind` (a `CatalogObject::KIND`) from its admin JSON,
+/// exactly as the admin API's PUT does (the console's forms come through here): its masked view.
+pub(crate) async fn parse_and_store(
+    s: &AppState,
+    kind: &str,
+    id: &str,
+    body: &[u8],
+) -> Result<Value, Refusal> {
+    match kind {
+        ChannelAccount::KIND => parse_and_store_channel_account(s, id, body).await,
+        Template::KIND => parse_and_store_template(s, id, body).await,
+        Product::KIND => parse_and_store_product(s, id, body).await,
+        Activity::KIND => parse_and_store_activity(s, id, body).await,
+        Merchant::KIND => parse_and_store_merchant(s, id, body).await,
+        Business::KIND => parse_and_store_business(s, id, body).await,
+        RabbitpreIntegration::KIND => parse_and_store_integration(s, id, body).await,
+        _ => Err(ApiError::not_found(format!("no catalogue kind {kind}")).into()),
+    }
 }
 
 /// Bulk Rabbitpre user id → openid mappings: `{"mappings": [{"userId", "openid"}…]}` (up to

@@ -4,9 +4,9 @@
 //! Rabbitpre integrations), `money` (top-ups, balances, the ledger), `orders` (orders, retries,
 //! reports, jobs).
 
-mod catalog;
-mod money;
-mod orders;
+pub(crate) mod catalog;
+pub(crate) mod money;
+pub(crate) mod orders;
 
 use crate::envelope::http_error;
 use crate::state::AppState;

@@ -1,14 +1,14 @@
 //! Money: top-ups (idempotent by reference), balances and the whole ledger's check.
 
 use super::AdminJson;
-use crate::envelope::{ApiResult, ok};
+use crate::envelope::{ApiResult, Refusal, ok};
 use crate::state::AppState;
 use crate::views::balance_view;
 use axum::extract::{Path, State};
 use rewardgate_core::catalog::{Business, Topup};
 use rewardgate_core::json::parse_object;
 use rewardgate_core::{ApiError, Status, clock};
-use rewardgate_store::TopupOutcome;
+use rewardgate_store::{Balance, TopupOutcome};
 use serde_json::json;
 
 async fn known_business(s: &AppState, id: &str) -> Result<Business, ApiError> {
@@ -22,19 +22,25 @@ pub async fn topup(
     Path(id): Path<String>,
     AdminJson(body): AdminJson,
 ) -> ApiResult {
-    let o = parse_object(&body)?;
+    Ok(ok(balance_view(&apply_topup(&s, &id, &body).await?)))
+}
+
+/// A top-up from its admin JSON (`amount` in yuan, `reference`): the admin API and the
+/// console. Idempotent by reference; the balance afterwards.
+pub(crate) async fn apply_topup(s: &AppState, id: &str, body: &[u8]) -> Result<Balance, Refusal> {
+    let o = parse_object(body)?;
     let t = Topup::from_admin(&o)?;
-    known_business(&s, &id).await?;
+    known_business(s, id).await?;
     match s
         .store
-        .topup(id.clone(), t.amount, t.reference, clock::now_ms())
+        .topup(id.to_string(), t.amount, t.reference, clock::now_ms())
         .await?
     {
         TopupOutcome::Applied(b) => {
             tracing::info!(business_id = %id, "top-up applied");
-            Ok(ok(balance_view(&b)))
+            Ok(b)
         }
-        TopupOutcome::AlreadyApplied(b) => Ok(ok(balance_view(&b))),
+        TopupOutcome::AlreadyApplied(b) => Ok(b),
         TopupOutcome::Conflict => Err(ApiError::new(
             Status::BizCodeConflict,
             "reference was already used with a different amount",

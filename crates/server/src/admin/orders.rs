@@ -1,13 +1,13 @@
 //! Orders for operators: lists and details, retries of stuck orders (same key: never pays
 //! twice), status reports and their redelivery, job counts.
 
-use crate::envelope::{ApiResult, ok};
+use crate::envelope::{ApiResult, Refusal, ok};
 use crate::state::AppState;
 use crate::views::{admin_order_view, order_detail_view, report_view};
 use axum::extract::{Path, Query, State};
-use rewardgate_core::order::OrderStatus;
+use rewardgate_core::order::{Order, OrderStatus};
 use rewardgate_core::{ApiError, clock};
-use rewardgate_store::OrderFilter;
+use rewardgate_store::{OrderFilter, ReportRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -54,6 +54,7 @@ pub async fn list_orders(
         status,
         limit,
         before_id,
+        ..OrderFilter::default()
     };
     let items = s.store.list_orders(f).await?;
     let next = if items.len() as i64 == limit {
@@ -78,9 +79,15 @@ pub async fn show_order(State(s): State<AppState>, Path(code): Path<String>) -> 
 
 /// Re-runs a stuck or waiting order with its same upstream key: it can never pay twice.
 pub async fn retry_order(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult {
+    let o = retry(&s, &code).await?;
+    Ok(ok(admin_order_view(&o)))
+}
+
+/// The retry itself (the admin API and the console): the order as it is afterwards.
+pub(crate) async fn retry(s: &AppState, code: &str) -> Result<Order, Refusal> {
     let o = s
         .store
-        .order_by_code(code.clone())
+        .order_by_code(code.to_string())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("order {code} not found")))?;
     if o.status.is_final() {
@@ -98,12 +105,10 @@ pub async fn retry_order(State(s): State<AppState>, Path(code): Path<String>) ->
         .into());
     }
     tracing::info!(order_code = %code, "order re-armed by an operator");
-    let o = s
-        .store
-        .order_by_code(code)
+    Ok(s.store
+        .order_by_code(code.to_string())
         .await?
-        .ok_or_else(ApiError::internal)?;
-    Ok(ok(admin_order_view(&o)))
+        .ok_or_else(ApiError::internal)?)
 }
 
 pub async fn job_counts(State(s): State<AppState>) -> ApiResult {
@@ -134,15 +139,25 @@ pub async fn order_notifications(State(s): State<AppState>, Path(code): Path<Str
 
 /// Sends a report again from the start of its schedule.
 pub async fn redeliver(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
-    if s.store.report(id.clone()).await?.is_none() {
+    let r = redeliver_report(&s, &id).await?;
+    Ok(ok(report_view(&r, None)))
+}
+
+/// The redelivery itself (the admin API and the console): the report as it is afterwards.
+pub(crate) async fn redeliver_report(s: &AppState, id: &str) -> Result<ReportRecord, Refusal> {
+    if s.store.report(id.to_string()).await?.is_none() {
         return Err(ApiError::not_found(format!("notification {id} not found")).into());
     }
-    if !s.store.redeliver(id.clone(), clock::now_ms()).await? {
+    if !s.store.redeliver(id.to_string(), clock::now_ms()).await? {
         return Err(
             ApiError::field("notifyId", "is being sent right now; try again in a moment").into(),
         );
     }
     tracing::info!(notify_id = %id, "callback redelivery requested");
-    let (r, _) = s.store.report(id).await?.ok_or_else(ApiError::internal)?;
-    Ok(ok(report_view(&r, None)))
+    let (r, _) = s
+        .store
+        .report(id.to_string())
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok(r)
 }

@@ -23,7 +23,7 @@ pub(super) async fn record(
         if let Err(e) = ctx
             .state
             .store
-            .pause_account(p.account.to_string(), p.until, p.reason.clone())
+            .pause_account(p.account.to_string(), p.until, p.reason.clone(), now)
             .await
         {
             tracing::warn!(error = %e, "channel account pause not recorded");

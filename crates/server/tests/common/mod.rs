@@ -52,6 +52,16 @@ pub async fn spawn_full(
     dispatcher: rewardgate_server::dispatcher::DispatcherConfig,
     notifier: rewardgate_server::notifier::NotifierConfig,
 ) -> TestApp {
+    spawn_with_token(db_url, TOKEN, dispatcher, notifier).await
+}
+
+/// As `spawn_full`, with another admin token.
+pub async fn spawn_with_token(
+    db_url: &str,
+    token: &str,
+    dispatcher: rewardgate_server::dispatcher::DispatcherConfig,
+    notifier: rewardgate_server::notifier::NotifierConfig,
+) -> TestApp {
     // The server's warnings and errors, shown with a failing test's output (RG_LOG to change).
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -65,7 +75,7 @@ pub async fn spawn_full(
     let cfg = rewardgate_server::Config {
         listen: addr.to_string(),
         database_url: db_url.to_string(),
-        admin_token: Some(rewardgate_core::secret::Secret::new(TOKEN)),
+        admin_token: Some(rewardgate_core::secret::Secret::new(token)),
         allow_private_callbacks: false,
         platform_key_file: None,
         dispatcher,

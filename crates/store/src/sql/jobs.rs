@@ -280,16 +280,19 @@ pub(crate) fn apply_change(
     Ok(true)
 }
 
+/// Pauses an account until `until`; a pause that is still running keeps its start (`since_at`).
 pub(crate) fn pause_account(
     db: &mut dyn Db,
     account: &str,
     until: i64,
     reason: &str,
+    now: i64,
 ) -> Result<(), StoreError> {
     db.exec(
-        "INSERT INTO channel_pauses (channel_account_id, until_at, reason) VALUES ($1, $2, $3) \
-         ON CONFLICT (channel_account_id) DO UPDATE SET until_at = excluded.until_at, reason = excluded.reason",
-        &[account.into(), until.into(), reason.into()],
+        "INSERT INTO channel_pauses (channel_account_id, until_at, reason, since_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (channel_account_id) DO UPDATE SET until_at = excluded.until_at, reason = excluded.reason, \
+         since_at = CASE WHEN channel_pauses.until_at > excluded.since_at THEN channel_pauses.since_at ELSE excluded.since_at END",
+        &[account.into(), until.into(), reason.into(), now.into()],
     )?;
     Ok(())
 }

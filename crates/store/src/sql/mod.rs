@@ -3,6 +3,7 @@
 
 pub(crate) mod buckets;
 pub(crate) mod catalog;
+pub(crate) mod console;
 pub(crate) mod intake;
 pub(crate) mod jobs;
 pub(crate) mod ledger;

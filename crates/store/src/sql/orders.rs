@@ -91,12 +91,17 @@ pub(crate) fn by_code(db: &mut dyn Db, order_code: &str) -> Result<Option<Order>
 }
 
 /// Newest first. Every condition is a parameter; absent ones match all (one statement text).
+/// Parameters appear in the text in their numeric order: SQLite numbers `$name` parameters by
+/// first appearance.
 pub(crate) fn list(db: &mut dyn Db, f: &OrderFilter) -> Result<Vec<Order>, StoreError> {
     let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} \
          WHERE (CAST($1 AS TEXT) IS NULL OR o.merchant_id = $1) AND (CAST($2 AS TEXT) IS NULL OR o.business_id = $2) \
          AND (CAST($3 AS TEXT) IS NULL OR o.status = $3) AND (CAST($4 AS BIGINT) IS NULL OR o.id < $4) \
-         ORDER BY o.id DESC LIMIT $5"
+         AND (CAST($5 AS TEXT) IS NULL OR o.product_type = $5) AND (CAST($6 AS TEXT) IS NULL OR j.state = $6) \
+         AND (CAST($7 AS BIGINT) IS NULL OR o.created_at >= $7) AND (CAST($8 AS BIGINT) IS NULL OR o.created_at < $8) \
+         AND (CAST($9 AS TEXT) IS NULL OR o.order_code = $9 OR o.biz_code = $9) \
+         ORDER BY o.id DESC LIMIT $10"
     );
     db.query(
         &sql,
@@ -105,6 +110,11 @@ pub(crate) fn list(db: &mut dyn Db, f: &OrderFilter) -> Result<Vec<Order>, Store
             Val::T(f.business_id.clone()),
             Val::T(f.status.map(|s| s.as_str().to_string())),
             Val::I(f.before_id),
+            Val::T(f.product_type.map(|t| t.as_str().to_string())),
+            Val::T(f.job_state.map(|t| t.as_str().to_string())),
+            Val::I(f.created_from),
+            Val::I(f.created_before),
+            Val::T(f.code.clone()),
             f.limit.clamp(1, 1000).into(),
         ],
     )?
