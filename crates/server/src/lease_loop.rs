@@ -1,6 +1,7 @@
 //! The one loop both background workers run — the dispatcher (delivery jobs) and the callback
 //! sender (status reports): claim what is due under a lease, as many as there are free slots;
-//! work each claim in its own task, holding its slot; when nothing is due, wait a little; on
+//! work each claim in its own task, holding its slot; when every slot is busy, claim again as
+//! soon as one frees; when nothing is due, wait a little; on
 //! shutdown, let the tasks in flight finish.
 
 use std::future::Future;
@@ -37,11 +38,15 @@ pub async fn run<W: Work>(
         crate::state::Heartbeats::beat(&heartbeat);
         work.round().await;
         let free = slots.available_permits();
-        let claimed = if free == 0 {
-            Vec::new()
-        } else {
-            work.claim(free).await
-        };
+        if free == 0 {
+            // Every slot is busy: claim again as soon as one frees, not a tick later.
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                p = slots.clone().acquire_owned() => drop(p),
+            }
+            continue;
+        }
+        let claimed = work.claim(free).await;
         if claimed.is_empty() {
             tokio::select! {
                 _ = shutdown.cancelled() => break,

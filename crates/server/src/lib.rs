@@ -204,6 +204,10 @@ async fn platform_key(
     Ok(RsaPrivateKey::from_pem(&pem)?)
 }
 
+/// How often each instance reads the catalogue's version: an admin change made through another
+/// instance is in force here within this.
+pub const CATALOG_POLL: Duration = Duration::from_millis(250);
+
 /// Starts everything `serve` runs and returns when `shutdown` is cancelled and in-flight requests
 /// are answered.
 pub async fn run(
@@ -228,6 +232,7 @@ pub async fn run(
         .notifier
         .store(now, std::sync::atomic::Ordering::Relaxed);
     let purge = tokio::spawn(purge_nonces(store.clone(), shutdown.clone()));
+    let watch = tokio::spawn(state.clone().watch_catalog(CATALOG_POLL, shutdown.clone()));
     let dispatch = config.dispatcher.enabled.then(|| {
         tokio::spawn(dispatcher::run(
             state.clone(),
@@ -247,6 +252,7 @@ pub async fn run(
         .await?;
     shutdown.cancel();
     let _ = purge.await;
+    let _ = watch.await;
     if let Some(d) = dispatch {
         let _ = d.await;
     }

@@ -39,6 +39,53 @@ pub struct AppState {
     /// This process's metrics (`/metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
     businesses: Arc<Mutex<HashMap<String, CachedBusiness>>>,
+    catalog_cache: Arc<CatalogCache>,
+}
+
+/// Parsed catalogue objects by kind and id (`None`: known to be absent), valid for one
+/// generation: `clear` starts a new one, and an object read from the database under an older
+/// generation is not kept (it may predate the change that cleared the cache).
+#[derive(Default)]
+pub struct CatalogCache {
+    generation: std::sync::atomic::AtomicU64,
+    entries: Mutex<HashMap<(&'static str, String), CachedObject>>,
+}
+
+/// An `Option<T>` of some catalogue kind `T` (the key's kind says which).
+type CachedObject = Arc<dyn std::any::Any + Send + Sync>;
+
+/// At most this many objects are kept; beyond, the cache starts again.
+const CATALOG_CACHE_MAX: usize = 100_000;
+
+impl CatalogCache {
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn get<T: CatalogObject>(&self, id: &str) -> Option<Option<T>> {
+        let m = self.entries.lock().expect("cache lock");
+        m.get(&(T::KIND, id.to_string()))
+            .and_then(|v| v.downcast_ref::<Option<T>>())
+            .cloned()
+    }
+
+    fn put<T: CatalogObject>(&self, id: &str, v: Option<T>, generation: u64) {
+        let mut m = self.entries.lock().expect("cache lock");
+        if self.generation() != generation {
+            return;
+        }
+        if m.len() >= CATALOG_CACHE_MAX {
+            m.clear();
+        }
+        m.insert((T::KIND, id.to_string()), Arc::new(v));
+    }
+
+    fn clear(&self) {
+        let mut m = self.entries.lock().expect("cache lock");
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        m.clear();
+    }
 }
 
 #[derive(Default)]
@@ -69,12 +116,18 @@ impl AppState {
             tasks: (false, false),
             metrics: Arc::default(),
             businesses: Arc::new(Mutex::new(HashMap::new())),
+            catalog_cache: Arc::default(),
         }
     }
 
-    /// A catalogue object by its id, parsed (a read error is an error, never "not found").
+    /// A catalogue object by its id, parsed, from memory when this instance has read it since the
+    /// catalogue last changed (a read error is an error, never "not found").
     pub async fn catalog<T: CatalogObject>(&self, id: &str) -> Result<Option<T>, ApiError> {
         let kind = T::KIND;
+        if let Some(hit) = self.catalog_cache.get::<T>(id) {
+            return Ok(hit);
+        }
+        let generation = self.catalog_cache.generation();
         let data = self
             .store
             .get_catalog(kind, id.to_string())
@@ -83,12 +136,47 @@ impl AppState {
                 tracing::error!(error = %e, kind, "catalogue read failed");
                 ApiError::internal()
             })?;
-        match data {
-            None => Ok(None),
-            Some(d) => serde_json::from_str(&d).map(Some).map_err(|e| {
+        let parsed: Option<T> = match data {
+            None => None,
+            Some(d) => Some(serde_json::from_str(&d).map_err(|e| {
                 tracing::error!(error = %e, kind, id, "stored catalogue object does not parse");
                 ApiError::new(Status::Internal, "internal error")
-            }),
+            })?),
+        };
+        self.catalog_cache.put(id, parsed.clone(), generation);
+        Ok(parsed)
+    }
+
+    /// Drops this instance's catalogue from memory (after an admin change here; other instances
+    /// notice the catalogue's version move, see `watch_catalog`).
+    pub fn forget_catalog(&self) {
+        self.catalog_cache.clear();
+        self.businesses.lock().expect("cache lock").clear();
+    }
+
+    /// Keeps the in-memory catalogue true: every `every`, the catalogue's version is read, and
+    /// when it moved (a catalogue write on any instance) everything in memory is dropped.
+    pub async fn watch_catalog(self, every: Duration, stop: tokio_util::sync::CancellationToken) {
+        let mut seen: Option<i64> = None;
+        loop {
+            match self.store.catalog_version().await {
+                Ok(v) if seen != Some(v) => {
+                    if seen.is_some() {
+                        self.forget_catalog();
+                    }
+                    seen = Some(v);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    // Unsure whether it moved: drop it, to be safe.
+                    tracing::warn!(error = %e, "catalogue version read failed");
+                    self.forget_catalog();
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
         }
     }
 
@@ -113,10 +201,5 @@ impl AppState {
         }
         cache.insert(id.to_string(), (Instant::now(), v.clone()));
         Ok(v)
-    }
-
-    /// Forgets a business's cached credentials (after an admin change in this process).
-    pub fn forget_business(&self, id: &str) {
-        self.businesses.lock().expect("cache lock").remove(id);
     }
 }

@@ -17,13 +17,16 @@ impl Store {
         nonce: NonceUse,
         order: NewOrder,
     ) -> Result<AcceptOutcome, StoreError> {
-        self.write(move |db| sql::intake::accept(db, &nonce, &order))
+        let key = order.business_id.to_string();
+        self.write_for(&key, move |db| sql::intake::accept(db, &nonce, &order))
             .await
     }
 
     /// The business's request limit, then the nonce (signed reads).
     pub async fn admit(&self, nonce: NonceUse) -> Result<Admit, StoreError> {
-        self.write(move |db| sql::intake::admit(db, &nonce)).await
+        let key = nonce.business_id.to_string();
+        self.write_for(&key, move |db| sql::intake::admit(db, &nonce))
+            .await
     }
 
     /// Deletes expired nonces; how many.
@@ -40,6 +43,11 @@ impl Store {
         id: String,
     ) -> Result<Option<String>, StoreError> {
         self.read(move |db| sql::catalog::get(db, kind, &id)).await
+    }
+
+    /// The catalogue's version (moves with every catalogue write, on any instance).
+    pub async fn catalog_version(&self) -> Result<i64, StoreError> {
+        self.read(sql::catalog::version).await
     }
 
     pub async fn list_catalog(&self, kind: &'static str) -> Result<Vec<String>, StoreError> {
@@ -193,8 +201,11 @@ impl Store {
         reference: String,
         now: i64,
     ) -> Result<TopupOutcome, StoreError> {
-        self.write(move |db| sql::ledger::topup(db, &business_id, amount, &reference, now))
-            .await
+        let key = business_id.clone();
+        self.write_for(&key, move |db| {
+            sql::ledger::topup(db, &business_id, amount, &reference, now)
+        })
+        .await
     }
 
     pub async fn ledger_check(&self) -> Result<LedgerCheck, StoreError> {
@@ -239,7 +250,8 @@ impl Store {
         next: Next,
         now: i64,
     ) -> Result<bool, StoreError> {
-        self.write(move |db| {
+        let key = order.business_id.to_string();
+        self.write_for(&key, move |db| {
             sql::jobs::record(db, &order, &lease, &attempt, change.as_ref(), &next, now)
         })
         .await

@@ -134,6 +134,15 @@ impl Store {
         self.writer.write(f).await
     }
 
+    /// As `write`, on the writer thread that owns `business_id`'s rows.
+    async fn write_for<R, F>(&self, business_id: &str, f: F) -> Result<R, StoreError>
+    where
+        F: FnMut(&mut dyn Db) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.writer.write_for(business_id, f).await
+    }
+
     /// Runs `f` on a read connection, in one snapshot.
     async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
     where

@@ -46,6 +46,10 @@ const MIGRATIONS: &[(i64, Source)] = &[
         6,
         Source::Shared(include_str!("../migrations/0006_console.sql")),
     ),
+    (
+        7,
+        Source::Shared(include_str!("../migrations/0007_catalog_version.sql")),
+    ),
 ];
 
 fn text(s: &Source, d: Dialect) -> String {

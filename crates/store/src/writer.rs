@@ -7,7 +7,7 @@
 
 use crate::StoreError;
 use crate::db::Db;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -55,39 +55,72 @@ pub type WriterObserver = Arc<dyn Fn(usize, Duration) + Send + Sync>;
 
 #[derive(Clone)]
 pub(crate) struct Writer {
-    tx: mpsc::Sender<Box<dyn WriteOp>>,
+    /// One queue per writer thread.
+    txs: Arc<Vec<mpsc::Sender<Box<dyn WriteOp>>>>,
     pub observer: Arc<OnceLock<WriterObserver>>,
 }
 
 impl Writer {
-    /// Starts writer threads, one per connection, sharing one queue; `reconnect` replaces a
+    /// Starts writer threads, one per connection, each with its own queue; `reconnect` replaces a
     /// broken connection. SQLite has one writer; PostgreSQL several, so that one batch's round
-    /// trips overlap another's (the database's row locks keep them correct).
+    /// trips overlap another's. Writes about one business always go to the same thread
+    /// (`write_for`), so two threads' batches never wait on — or deadlock over — one business's
+    /// rows (its ledger accounts, request bucket and jobs).
     pub fn start(
         dbs: Vec<Box<dyn Db>>,
         reconnect: Arc<dyn Fn() -> Result<Box<dyn Db>, StoreError> + Send + Sync>,
     ) -> Writer {
-        let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
-        let rx = Arc::new(Mutex::new(rx));
         let observer: Arc<OnceLock<WriterObserver>> = Arc::default();
+        let mut txs = Vec::new();
         for (i, db) in dbs.into_iter().enumerate() {
-            let (rx, reconnect, seen) = (rx.clone(), reconnect.clone(), observer.clone());
+            let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
+            txs.push(tx);
+            let (reconnect, seen) = (reconnect.clone(), observer.clone());
             std::thread::Builder::new()
                 .name(format!("rg-writer-{i}"))
                 .spawn(move || run(db, reconnect, rx, seen))
                 .expect("spawn a writer thread");
         }
-        Writer { tx, observer }
+        Writer {
+            txs: Arc::new(txs),
+            observer,
+        }
     }
 
-    /// Runs `f` in a (shared) transaction and returns its result once committed.
+    /// Runs `f` in a (shared) transaction on the least busy writer and returns its result once
+    /// committed.
     pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnMut(&mut dyn Db) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
+        let i = (0..self.txs.len())
+            .max_by_key(|&i| self.txs[i].capacity())
+            .unwrap_or(0);
+        self.send(i, f).await
+    }
+
+    /// As `write`, on the writer that owns `key` (a business id): every write about one
+    /// business goes through one thread.
+    pub async fn write_for<R, F>(&self, key: &str, f: F) -> Result<R, StoreError>
+    where
+        F: FnMut(&mut dyn Db) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        // FNV-1a: stable across processes and cheap.
+        let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        self.send((h % self.txs.len() as u64) as usize, f).await
+    }
+
+    async fn send<R, F>(&self, i: usize, f: F) -> Result<R, StoreError>
+    where
+        F: FnMut(&mut dyn Db) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
         let (reply, rx) = oneshot::channel();
-        self.tx
+        self.txs[i]
             .send(Box::new(FnOp {
                 f,
                 out: None,
@@ -100,11 +133,8 @@ impl Writer {
     }
 }
 
-type Queue = Arc<Mutex<mpsc::Receiver<Box<dyn WriteOp>>>>;
-
 /// Takes the next batch: blocks for the first operation, then everything already waiting.
-fn next_batch(rx: &Queue) -> Option<Vec<Box<dyn WriteOp>>> {
-    let mut rx = rx.lock().unwrap_or_else(|p| p.into_inner());
+fn next_batch(rx: &mut mpsc::Receiver<Box<dyn WriteOp>>) -> Option<Vec<Box<dyn WriteOp>>> {
     let first = rx.blocking_recv()?;
     let mut batch = vec![first];
     while batch.len() < MAX_BATCH {
@@ -119,10 +149,10 @@ fn next_batch(rx: &Queue) -> Option<Vec<Box<dyn WriteOp>>> {
 fn run(
     mut db: Box<dyn Db>,
     reconnect: Arc<dyn Fn() -> Result<Box<dyn Db>, StoreError> + Send + Sync>,
-    rx: Queue,
+    mut rx: mpsc::Receiver<Box<dyn WriteOp>>,
     observer: Arc<OnceLock<WriterObserver>>,
 ) {
-    while let Some(batch) = next_batch(&rx) {
+    while let Some(batch) = next_batch(&mut rx) {
         if db.is_broken() {
             match reconnect() {
                 Ok(d) => db = d,

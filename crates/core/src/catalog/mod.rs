@@ -23,7 +23,9 @@ use crate::{ApiError, Fen, Status};
 use serde::{Deserialize, Serialize};
 
 /// A kind of catalogue object: stored as its JSON under its kind's name, found by its id.
-pub trait CatalogObject: Serialize + serde::de::DeserializeOwned + Send + 'static {
+pub trait CatalogObject:
+    Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static
+{
     const KIND: &'static str;
     fn id(&self) -> &str;
 }

@@ -49,6 +49,7 @@ async fn store<T: CatalogObject>(s: &AppState, obj: T) -> Result<Value, Refusal>
     s.store
         .put_catalog(T::KIND, obj.id().to_string(), data, clock::now_ms())
         .await?;
+    s.forget_catalog();
     tracing::info!(kind = T::KIND, "catalogue object stored");
     Ok(catalog::view(&obj))
 }
@@ -88,6 +89,7 @@ async fn parse_and_store_channel_account(
     s.store
         .put_channel_account(a.id.clone(), data, Rate::for_account(&a), clock::now_ms())
         .await?;
+    s.forget_catalog();
     tracing::info!(kind = ChannelAccount::KIND, "catalogue object stored");
     Ok(catalog::view(&a))
 }
@@ -194,7 +196,7 @@ async fn parse_and_store_business(s: &AppState, id: &str, body: &[u8]) -> Result
     s.store
         .put_business(b.id.clone(), data, b.credit_line, rate, clock::now_ms())
         .await?;
-    s.forget_business(id);
+    s.forget_catalog();
     tracing::info!(business_id = %id, "business stored");
     Ok(catalog::view(&b))
 }

@@ -16,7 +16,17 @@ pub(crate) fn put(
          ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
         &[kind.into(), id.into(), data.into(), now.into()],
     )?;
+    db.exec(
+        "UPDATE catalog_version SET version = version + 1 WHERE id = 1",
+        &[],
+    )?;
     Ok(())
+}
+
+/// The catalogue's version: it moves with every catalogue write.
+pub(crate) fn version(db: &mut dyn Db) -> Result<i64, StoreError> {
+    db.query_one("SELECT version FROM catalog_version WHERE id = 1", &[])?
+        .int("version")
 }
 
 pub(crate) fn get(db: &mut dyn Db, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
