@@ -47,6 +47,17 @@ RG_BIN=$BIN RG_SHARED_DIR=$SHARED .venv/bin/python -m pytest -q tests/fidelity 2
 fidelity_passed=$(grep -Eo '[0-9]+ passed' target/fidelity-output.txt | tail -n1 | grep -Eo '[0-9]+' || echo 0)
 
 say "SPEC conformance check against a release serve"
+# Schemathesis against the live /openapi.json: bounded (a few examples an operation), seeded and
+# deterministic so that CI repeats itself; any 5xx, undocumented status or content type, or body
+# that breaks its schema fails the run. The admin token goes in a header for the admin API.
+schemathesis_run() {
+  local name=$1 base=$2 token=$3
+  .venv/bin/st run "$base/openapi.json" --url "$base" -H "Authorization: Bearer $token" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+    --phases examples,coverage,fuzzing --max-examples 15 --seed 11 --generation-database none \
+    --workers 1 --no-color \
+    --report junit --report-junit-path "$ROOT/target/schemathesis-$name.xml"
+}
 spec_check() {
   local name=$1 url=$2 port=$3 token=spec-check-token-1
   local log=$ROOT/target/spec-check-$name.log
@@ -56,6 +67,8 @@ spec_check() {
   local rc=0
   .venv/bin/python "$SHARED/spec-check/check.py" "http://127.0.0.1:$port" "$token" || rc=$?
   [ $rc -eq 0 ] && { .venv/bin/python tests/metrics/check_metrics.py "http://127.0.0.1:$port" || rc=$?; }
+  [ $rc -eq 0 ] && { .venv/bin/python tests/openapi/check_openapi.py "http://127.0.0.1:$port" || rc=$?; }
+  [ $rc -eq 0 ] && { schemathesis_run "$name" "http://127.0.0.1:$port" "$token" || rc=$?; }
   kill -TERM "$pid"; wait "$pid" || true
   [ $rc -eq 0 ] || { cat "$log"; die "spec-check failed on $name"; }
   grep -q "rewardgate stopped" "$log" || die "serve did not shut down gracefully on SIGTERM ($name)"
