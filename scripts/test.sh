@@ -48,12 +48,14 @@ fidelity_passed=$(grep -Eo '[0-9]+ passed' target/fidelity-output.txt | tail -n1
 
 say "SPEC conformance check against a release serve"
 # Schemathesis against the live /openapi.json: bounded (a few examples an operation), seeded and
-# deterministic so that CI repeats itself; any 5xx, undocumented status or content type, or body
-# that breaks its schema fails the run. The admin token goes in a header for the admin API.
+# without an example database so that CI repeats itself; any 5xx, undocumented status or content
+# type, body that breaks its schema, admin call that works without the token, or undocumented
+# method not answered 405 fails the run. One worker: two trip a CPython 3.11 ast.parse race
+# inside Hypothesis.
 schemathesis_run() {
   local name=$1 base=$2 token=$3
   .venv/bin/st run "$base/openapi.json" --url "$base" -H "Authorization: Bearer $token" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,ignored_auth,unsupported_method \
     --phases examples,coverage,fuzzing --max-examples 15 --seed 11 --generation-database none \
     --workers 1 --no-color \
     --report junit --report-junit-path "$ROOT/target/schemathesis-$name.xml"
