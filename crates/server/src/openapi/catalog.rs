@@ -21,6 +21,13 @@ pub(super) struct Kind {
 pub(super) fn kinds() -> Vec<Kind> {
     let s = string;
     let t = |about| schema(typed(Type::String, about).min_length(Some(1)));
+    let sized = |about, min, max| {
+        schema(
+            typed(Type::String, about)
+                .min_length(Some(min))
+                .max_length(Some(max)),
+        )
+    };
     let url = || s("http(s) URL");
     let masked = |about: &'static str| (about, false, s("masked"));
     let fee = || {
@@ -60,7 +67,7 @@ pub(super) fn kinds() -> Vec<Kind> {
                 (
                     "apiKey",
                     false,
-                    t("WECHAT_V2 (required there): the 32-character API key"),
+                    sized("WECHAT_V2 (required there): the API key", 32, 32),
                 ),
                 (
                     "signType",
@@ -86,7 +93,7 @@ pub(super) fn kinds() -> Vec<Kind> {
                 (
                     "apiV3Key",
                     false,
-                    t("WECHAT_V3 (required there): 32 characters"),
+                    sized("WECHAT_V3 (required there): the APIv3 key", 32, 32),
                 ),
                 (
                     "platformPublicKeyPem",
@@ -259,10 +266,7 @@ pub(super) fn kinds() -> Vec<Kind> {
                 (
                     "md5Key",
                     false,
-                    text(
-                        "16-128 characters; this or rsaPublicKeyPem is required",
-                        128,
-                    ),
+                    sized("this or rsaPublicKeyPem is required", 16, 128),
                 ),
                 ("rsaPublicKeyPem", false, t("PEM, at least 2048 bits")),
                 ("callbackUrl", false, url()),
@@ -317,7 +321,11 @@ pub(super) fn kinds() -> Vec<Kind> {
             name: "RabbitpreIntegration",
             what: "Rabbitpre integration",
             put: vec![
-                ("apiSecretKey", true, text("at least 16 characters", 1024)),
+                (
+                    "apiSecretKey",
+                    true,
+                    sized("what Rabbitpre sends", 16, 1024),
+                ),
                 ("businessId", true, text("the business that pays", 64)),
                 (
                     "channelAccountId",

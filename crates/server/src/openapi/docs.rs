@@ -30,7 +30,7 @@ h2 { border-bottom: 2px solid #ccc; margin-top: 2em; }
 table { border-collapse: collapse; width: 100%; margin: .4em 0; font-size: .93em; }
 th, td { border-bottom: 1px solid #eee; padding: .2em .5em; text-align: left; vertical-align: top; }
 th { background: #f6f6f6; } code { background: #f3f3f3; padding: 0 .2em; }
-.req { color: #b00; } nav li { margin: .1em 0; }
+.req { color: #b00; } nav li { margin: .1em 0; } td:first-child { white-space: nowrap; }
 ";
 
 /// Every (method, path, operation) of the document, in path order.
@@ -50,6 +50,15 @@ pub(crate) fn operations(doc: &OpenApi) -> Vec<(&'static str, &str, &Operation)>
         }
     }
     v
+}
+
+/// Text with its `backticked` words as code.
+fn prose(s: &str) -> Markup {
+    html! {
+        @for (i, part) in s.split('`').enumerate() {
+            @if i % 2 == 1 { code { (part) } } @else { (part) }
+        }
+    }
 }
 
 fn anchor(s: &str) -> String {
@@ -78,7 +87,7 @@ fn render(doc: &OpenApi) -> Markup {
             }
             body {
                 h1 { (doc.info.title) " " (doc.info.version) " — API reference" }
-                @if let Some(d) = &doc.info.description { p { (d) } }
+                @if let Some(d) = &doc.info.description { p { (prose(d)) } }
                 p { "The machine-readable document: " a href="/openapi.json" { "/openapi.json" } " (OpenAPI 3.1)." }
                 nav { ul {
                     @for t in &tags {
@@ -88,7 +97,7 @@ fn render(doc: &OpenApi) -> Markup {
                 @for t in &tags {
                     section id=(anchor(&t.name)) {
                         h2 { (t.name) }
-                        @if let Some(d) = &t.description { p { (d) } }
+                        @if let Some(d) = &t.description { p { (prose(d)) } }
                         @for (m, path, op) in in_tag(&t.name) { (operation(m, path, op)) }
                     }
                 }
@@ -114,7 +123,7 @@ fn operation(method: &str, path: &str, op: &Operation) -> Markup {
             h3 {
                 span class={ "m " (method.to_lowercase()) } { (method) } " " code { (path) }
             }
-            @if let Some(s) = &op.summary { p { (s) } }
+            @if let Some(s) = &op.summary { p { (prose(s)) } }
             @if secured { p { "Needs " code { "Authorization: Bearer <admin token>" } "." } }
             @if !params.is_empty() {
                 h4 { "Parameters" }
@@ -125,14 +134,14 @@ fn operation(method: &str, path: &str, op: &Operation) -> Markup {
                             td { code { (p.name) } @if matches!(p.required, Required::True) { span.req { " *" } } }
                             td { (where_(&p.parameter_in)) }
                             td { (p.schema.as_ref().map(type_of).unwrap_or_default()) }
-                            td { (p.description.clone().unwrap_or_default()) }
+                            td { (prose(&p.description.clone().or_else(|| p.schema.as_ref().map(about)).unwrap_or_default())) }
                         }
                     }
                 }
             }
             @if let Some(RefOr::T(b)) = &op.request_body {
                 h4 { "Body " span { "(" (b.content.keys().cloned().collect::<Vec<_>>().join(", ")) ")" } }
-                @if let Some(d) = &b.description { p { (d) } }
+                @if let Some(d) = &b.description { p { (prose(d)) } }
                 @if let Some(RefOr::T(c)) = b.content.values().next() {
                     @if let Some(s) = &c.schema { (fields_table(s)) }
                 }
@@ -144,7 +153,7 @@ fn operation(method: &str, path: &str, op: &Operation) -> Markup {
                     @if let RefOr::T(r) = r {
                         tr {
                             td { (code) }
-                            td { (r.description) }
+                            td { (prose(&r.description)) }
                             td { (r.content.keys().cloned().collect::<Vec<_>>().join(", ")) }
                         }
                     }
@@ -180,7 +189,7 @@ fn fields_table(s: &RefOr<Schema>) -> Markup {
                 tr {
                     td { code { (name) } @if required { span.req { " *" } } }
                     td { (ty) }
-                    td { (about) }
+                    td { (prose(&about)) }
                 }
             }
         }
