@@ -11,6 +11,7 @@ pub mod lease_loop;
 pub mod metrics;
 pub mod notifier;
 pub mod open_api;
+pub mod openapi;
 pub mod rabbitpre;
 pub mod state;
 pub mod views;
@@ -89,6 +90,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi::json))
+        .route("/docs", get(openapi::docs))
         .nest("/admin/v1", admin)
         .merge(console::routes())
         .route_layer(middleware::from_fn(metrics::note_route))
