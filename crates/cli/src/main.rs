@@ -5,6 +5,7 @@ mod bench_delivery;
 mod config;
 mod demo;
 mod import;
+mod prefill;
 mod progress;
 mod signed;
 mod verify;
@@ -50,6 +51,8 @@ enum Command {
     },
     /// Intake benchmark: pre-signed unique orders at fixed concurrency against a running serve.
     Bench(bench::BenchArgs),
+    /// Load N finished orders into a database (history for growth benchmarks).
+    Prefill(prefill::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -66,6 +69,7 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(serve(cfg))
         }
         Command::Bench(args) => rt.block_on(bench::run(args)),
+        Command::Prefill(args) => rt.block_on(prefill::run(args)),
         Command::BenchDelivery(args) => rt.block_on(bench_delivery::run(args)),
         Command::Demo(args) => rt.block_on(demo::run(args)),
         Command::ImportOpenids(args) => rt.block_on(import::run(args)),

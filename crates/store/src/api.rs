@@ -375,4 +375,35 @@ impl Store {
         self.read(move |db| sql::console::dashboard(db, now, low))
             .await
     }
+
+    // ---- benchmarks ----------------------------------------------------------------------------
+
+    /// Adds `count` finished orders (numbered from `first`) to `business_id`'s history in one
+    /// transaction, its ledger accounts made if new and kept balanced (`rewardgate prefill`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn prefill(
+        &self,
+        tag: String,
+        business_id: String,
+        merchant_id: String,
+        channel_account_id: String,
+        first: i64,
+        count: i64,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        self.write(move |db| {
+            sql::ledger::ensure_accounts(db, &business_id, Fen::ZERO)?;
+            sql::prefill::chunk(
+                db,
+                &tag,
+                &business_id,
+                &merchant_id,
+                &channel_account_id,
+                first,
+                count,
+                now,
+            )
+        })
+        .await
+    }
 }

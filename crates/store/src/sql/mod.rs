@@ -8,6 +8,7 @@ pub(crate) mod intake;
 pub(crate) mod jobs;
 pub(crate) mod ledger;
 pub(crate) mod orders;
+pub(crate) mod prefill;
 pub(crate) mod reports;
 
 use crate::StoreError;
