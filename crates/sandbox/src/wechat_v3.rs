@@ -268,26 +268,26 @@ pub(crate) fn authenticate(
     path_and_query: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(String, PlatformKey), Response> {
+) -> Result<(String, PlatformKey), Box<Response>> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(Authorization::parse);
     let Some(auth) = auth else {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "SIGN_ERROR",
             "Authorization头缺失或格式错误",
             None,
-        ));
+        )));
     };
     let Some(acct) = st.v3.get(&auth.mchid) else {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "SIGN_ERROR",
             "商户号不存在或未开通APIv3",
             None,
-        ));
+        )));
     };
     let key = (acct.platform_key.clone(), acct.platform_serial_no.clone());
     let k = Some((key.0.as_ref(), key.1.as_str())).filter(|_| !st.faults.v3_unsigned_errors);
@@ -304,24 +304,24 @@ pub(crate) fn authenticate(
             .merchant_public_key
             .verify_b64(msg.as_bytes(), &auth.signature)
     {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "SIGN_ERROR",
             "签名错误，请检查后再试",
             k,
-        ));
+        )));
     }
     let fresh = auth
         .timestamp
         .parse::<i64>()
         .is_ok_and(|t| t.abs_diff(rewardgate_core::clock::now_ms() / 1000) <= 300);
     if !fresh {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "SIGN_ERROR",
             "timestamp已过期",
             k,
-        ));
+        )));
     }
     Ok((auth.mchid, key))
 }

@@ -68,7 +68,7 @@ fn decide_create(
     st.settle_transfer_bills();
     let (mch, k) = match authenticate(st, "POST", path, headers, body) {
         Ok(x) => x,
-        Err(r) => return now(r),
+        Err(r) => return now(*r),
     };
     if roll() < st.faults.frequency_limited {
         return now(refuse(
@@ -181,7 +181,7 @@ pub async fn query(
         st.settle_transfer_bills();
         let (mch, k) = match authenticate(st, "GET", path_and_query(&uri), &headers, b"") {
             Ok(x) => x,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         if roll() < st.faults.frequency_limited {
             return refuse(
@@ -215,7 +215,7 @@ pub async fn cancel(
         st.settle_transfer_bills();
         let (mch, k) = match authenticate(st, "POST", path_and_query(&uri), &headers, &body) {
             Ok(x) => x,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         if roll() < st.faults.frequency_limited {
             return refuse(
