@@ -16,6 +16,8 @@ use rewardgate_channels::wechat_v3::transfer_bills::{
 use rewardgate_channels::wechat_v3::{self as v3};
 use rewardgate_core::keys::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -39,6 +41,8 @@ struct World {
     http: reqwest::Client,
     client: Client,
     inbox: Inbox,
+    /// How many notifications the receiver refuses (500) before it accepts.
+    refuse_first: Arc<AtomicUsize>,
     notify_url: String,
     _stop: tokio_util::sync::DropGuard,
 }
@@ -58,10 +62,12 @@ async fn spawn(extra: Value) -> World {
     let rx = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let notify_url = format!("http://{}/notify", rx.local_addr().unwrap());
     let keep = inbox.clone();
+    let refuse_first = Arc::new(AtomicUsize::new(0));
+    let refusals = refuse_first.clone();
     let app = axum::Router::new().route(
         "/notify",
         axum::routing::post(move |h: HeaderMap, body: Bytes| {
-            let keep = keep.clone();
+            let (keep, refusals) = (keep.clone(), refusals.clone());
             async move {
                 let g = |n: &str| {
                     h.get(n)
@@ -77,7 +83,14 @@ async fn spawn(extra: Value) -> World {
                 };
                 let text = String::from_utf8_lossy(&body).to_string();
                 keep.lock().unwrap().push((headers, text));
-                axum::http::StatusCode::NO_CONTENT
+                let refuse = refusals
+                    .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                if refuse {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::NO_CONTENT
+                }
             }
         }),
     );
@@ -116,6 +129,7 @@ async fn spawn(extra: Value) -> World {
         http,
         client,
         inbox,
+        refuse_first,
         notify_url,
         _stop: stop.drop_guard(),
     }
@@ -262,7 +276,7 @@ fn state(a: &TransferAnswer) -> &str {
 }
 
 #[tokio::test]
-async fn create_confirm_pays_once_and_notifies() {
+async fn create_resend_confirm_pays_once() {
     let w = spawn(json!({})).await;
     let a = w.client.create_transfer_bill(&w.req("TB1", 30), None).await;
     assert_eq!(state(&a), "WAIT_USER_CONFIRM", "{a:?}");
@@ -468,4 +482,47 @@ async fn faults_settle_by_the_same_number() {
         .await;
         assert_eq!(w.effects(&no).await.len(), 1);
     }
+}
+
+#[tokio::test]
+async fn notifications_are_retried_and_may_come_twice() {
+    let w = spawn(json!({})).await;
+    // Refused once: sent again a second later.
+    w.refuse_first.store(1, SeqCst);
+    assert_eq!(w.raw_create(body(&w, "TBR1", 50), None).await.0, 200);
+    // Confirmed, but the money still on its way: TRANSFERING, nothing sent yet.
+    let (st, v) = w
+        .knob(
+            "/sandbox/v1/transfer-bills/TBR1/confirm",
+            json!({"hold": true}),
+        )
+        .await;
+    assert_eq!((st, v["state"].as_str()), (200, Some("TRANSFERING")));
+    assert_eq!(
+        state(&w.client.query_transfer_bill("TBR1").await),
+        "TRANSFERING"
+    );
+    w.knob("/sandbox/v1/transfer-bills/TBR1/confirm", json!({}))
+        .await;
+    let n = w.notifications(2).await;
+    assert_eq!(n.len(), 2, "refused once, then delivered");
+    assert_eq!(n[0], n[1], "the same notification again");
+    assert_eq!(w.show("TBR1").await["notificationsSent"], 2);
+    // notifyDuplicate: one accepted notification delivered twice.
+    w.faults(json!({"notifyDuplicate": 1.0})).await;
+    assert_eq!(w.raw_create(body(&w, "TBR2", 50), None).await.0, 200);
+    w.knob(
+        "/sandbox/v1/transfer-bills/TBR2/confirm",
+        json!({"fail": "PAYEE_ACCOUNT_ABNORMAL"}),
+    )
+    .await;
+    let n = w.notifications(4).await;
+    let twice: Vec<_> = n.iter().filter(|x| x.bill.out_bill_no == "TBR2").collect();
+    assert_eq!(twice.len(), 2);
+    assert_eq!(twice[0].bill.state, BillState::Fail);
+    assert_eq!(
+        twice[0].bill.fail_reason.as_deref(),
+        Some("PAYEE_ACCOUNT_ABNORMAL")
+    );
+    assert!(w.effects("TBR2").await.is_empty());
 }

@@ -1,5 +1,6 @@
-//! The user's side of a bill, as knobs: confirm (SUCCESS, or FAIL with `{"fail": "reason"}`),
-//! cancel (CANCELLED), and a view of the bill with the notifications sent for it.
+//! The user's side of a bill, as knobs: confirm (SUCCESS; FAIL with `{"fail": "reason"}`;
+//! TRANSFERING — confirmed, the money not yet arrived — with `{"hold": true}`, until confirmed
+//! again), cancel (CANCELLED), and a view of the bill with the notifications sent for it.
 
 use super::notify;
 use crate::Shared;
@@ -39,6 +40,7 @@ pub async fn confirm(
 ) -> Response {
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let fail = v["fail"].as_str().map(str::to_string);
+    let hold = v["hold"].as_bool().unwrap_or(false);
     let r = s.with(|st| {
         st.settle_transfer_bills();
         let Some(key) = find(st, &out_bill_no) else {
@@ -52,6 +54,12 @@ pub async fn confirm(
             );
         }
         match &fail {
+            None if hold => {
+                let now = st.now();
+                let b = st.transfer_bills.get_mut(&key).expect("found above");
+                b.state = BillState::Transfering;
+                b.updated_at = now;
+            }
             None => st.finish_bill(&key, BillState::Success, None),
             Some(reason) => st.finish_bill(&key, BillState::Fail, Some(reason)),
         }
