@@ -150,8 +150,6 @@ impl World {
             openid: "oUser_1".into(),
             transfer_amount: fen,
             transfer_remark: "新会员奖励".into(),
-            // The client insists on https; the sandbox's rule lets loopback http through, so
-            // the tests that need notifications send raw requests (`raw_create`).
             notify_url: None,
             perception: Perception::CashReward,
             activity_name: "新会员有礼".into(),
@@ -465,6 +463,22 @@ async fn faults_settle_by_the_same_number() {
     w.faults(json!({})).await;
     let a = w.client.create_transfer_bill(&w.req("F1", 30), None).await;
     assert_eq!(state(&a), "WAIT_USER_CONFIRM", "{a:?}");
+    // A timeout (the answer held past the client's 10 s): unknown; resent with the same
+    // number, one bill, paid once.
+    w.faults(json!({"timeout": 1.0, "timeoutSeconds": 11}))
+        .await;
+    let mut r = w.req("F3", 50);
+    r.notify_url = Some(w.notify_url.clone());
+    let a = w.client.create_transfer_bill(&r, None).await;
+    assert!(matches!(a.outcome, Outcome::Unknown { .. }), "{a:?}");
+    w.faults(json!({})).await;
+    let a = w.client.create_transfer_bill(&r, None).await;
+    assert_eq!(state(&a), "WAIT_USER_CONFIRM", "{a:?}");
+    w.knob("/sandbox/v1/transfer-bills/F3/confirm", json!({}))
+        .await;
+    assert_eq!(w.effects("F3").await.len(), 1);
+    let n = w.notifications(1).await;
+    assert_eq!((n.len(), n[0].bill.state.clone()), (1, BillState::Success));
     // SYSTEM_ERROR: unknown; the bill may or may not exist. A resend with the same number
     // settles it, and the user is paid once.
     for n in 0..6 {

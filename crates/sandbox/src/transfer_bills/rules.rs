@@ -6,7 +6,7 @@ use crate::state::V3Account;
 use axum::http::StatusCode;
 use rewardgate_channels::wechat_v3::transfer_bills::{
     MIN_FEN, SCENE_1000_INFO_TYPES, SCENE_1000_PERCEPTIONS, SCENE_CASH_MARKETING,
-    USER_NAME_FROM_FEN, valid_out_bill_no,
+    USER_NAME_FROM_FEN, valid_notify_url, valid_out_bill_no,
 };
 use serde_json::Value;
 
@@ -32,15 +32,6 @@ pub struct Create {
     pub user_name: Option<String>,
     /// Every parameter but the number: a resend must match it.
     pub fingerprint: String,
-}
-
-/// `notify_url`: "必须为HTTPS，不能携带参数" (doc 4012716434); plain HTTP is let through to
-/// loopback only, for local receivers.
-fn notify_url_ok(u: &str) -> bool {
-    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-        .iter()
-        .any(|p| u.starts_with(p));
-    (u.starts_with("https://") || local) && !u.contains('?') && u.len() <= 256
 }
 
 /// Parses and checks one create body. `serial`: the request's `Wechatpay-Serial`.
@@ -97,7 +88,7 @@ pub fn parse(v: &Value, serial: &str, acct: &V3Account) -> Result<Create, Refusa
         return Err(invalid("暂不支持展示当前传入的用户收款感知"));
     }
     let notify_url = s("notify_url");
-    if notify_url.as_deref().is_some_and(|u| !notify_url_ok(u)) {
+    if notify_url.as_deref().is_some_and(|u| !valid_notify_url(u)) {
         return Err(param("notify_url必须为HTTPS且不能携带参数"));
     }
     // The user's limits: at least 0.1 yuan; at most the merchant's per-transfer cap.
