@@ -424,6 +424,13 @@ async fn the_rules_of_scene_1000() {
     let a = w.client.create_transfer_bill(&r, Some(&enc.serial)).await;
     assert_eq!(state(&a), "WAIT_USER_CONFIRM", "{a:?}");
     assert!(w.effects("R8").await.is_empty());
+    // Over the merchant's cap: INVALID_REQUEST, confirmed by a query that finds no bill, so
+    // the refusal stands and the order may fail.
+    let mut r = w.req("R10", 300_001);
+    r.user_name_ciphertext = Some(enc.encrypt("王五").unwrap());
+    let a = w.client.create_transfer_bill(&r, Some(&enc.serial)).await;
+    assert_eq!(state(&a), "INVALID_REQUEST", "{a:?}");
+    assert_eq!(a.bill, None);
 }
 
 #[tokio::test]
