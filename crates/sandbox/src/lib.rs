@@ -1,5 +1,5 @@
 //! `rewardgate sandbox`: local stand-ins for WeChat Pay v2 (red packets, transfers), WeChat Pay
-//! v3 (coupons) and the Alipay gateway (vouchers), at the real paths, checking signatures and
+//! v3 (coupons, 商家转账 transfer-bills) and the Alipay gateway (vouchers), at the real paths, checking signatures and
 //! enforcing the real rules and error codes, with injected faults (SPEC §9). Its state lives in
 //! memory: it is a test double, safe under concurrent requests.
 
@@ -7,6 +7,7 @@ mod alipay;
 mod state;
 mod surface;
 pub mod tls;
+mod transfer_bills;
 mod wechat_v2;
 mod wechat_v3;
 
@@ -36,6 +37,30 @@ pub fn router(s: Shared) -> Router {
         .route(
             "/v3/marketing/favor/stocks/{stock_id}",
             get(wechat_v3::get_stock),
+        )
+        .route(
+            "/v3/fund-app/mch-transfer/transfer-bills",
+            post(transfer_bills::create),
+        )
+        .route(
+            "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}",
+            get(transfer_bills::query),
+        )
+        .route(
+            "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel",
+            post(transfer_bills::cancel),
+        )
+        .route(
+            "/sandbox/v1/transfer-bills/{out_bill_no}",
+            get(transfer_bills::knobs::show),
+        )
+        .route(
+            "/sandbox/v1/transfer-bills/{out_bill_no}/confirm",
+            post(transfer_bills::knobs::confirm),
+        )
+        .route(
+            "/sandbox/v1/transfer-bills/{out_bill_no}/cancel",
+            post(transfer_bills::knobs::cancel),
         )
         .route(
             "/gateway.do",

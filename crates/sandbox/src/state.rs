@@ -46,6 +46,10 @@ pub struct Faults {
     /// WeChat Pay v2 queries (gethbinfo, gettransferinfo) answer this err_code (NO_AUTH,
     /// PARAM_ERROR, SYSTEMERROR, FREQ_LIMIT …) whatever the bill's state.
     pub query_error: Option<String>,
+    /// 商家转账: the share of calls refused 429 FREQUENCY_LIMITED (nothing done), and of
+    /// notifications delivered twice.
+    pub frequency_limited: f64,
+    pub notify_duplicate: f64,
 }
 
 impl Faults {
@@ -190,6 +194,13 @@ pub struct V3Account {
     /// Coupon sends a second before FREQUENCY_LIMIT_EXCEED, and the recent ones (sandbox ms).
     pub max_per_second: usize,
     pub recent: std::collections::VecDeque<i64>,
+    /// 商家转账: the APIv3 key notifications are sealed with (none: no notifications), the
+    /// platform key's decryptor for `user_name`, the operating account's balance and the
+    /// merchant's per-transfer cap (fen).
+    pub api_v3_key: Option<String>,
+    pub sensitive: Option<Arc<rewardgate_channels::wechat_v3::crypto::SensitiveDecryptor>>,
+    pub transfer_balance_fen: i64,
+    pub transfer_max_fen: i64,
 }
 
 pub struct Coupon {
@@ -236,6 +247,9 @@ pub struct World {
     /// Refusals by error code (for benchmarks and operators).
     pub refusals: HashMap<String, u64>,
     pub seq: u64,
+    /// 商家转账 bills by (mch_id, out_bill_no), and the notifications waiting to be sent.
+    pub transfer_bills: HashMap<(String, String), crate::transfer_bills::Bill>,
+    pub outbox: Vec<crate::transfer_bills::notify::Outgoing>,
 }
 
 /// Red packets not opened within this are refunded (sandbox clock).
@@ -258,6 +272,8 @@ impl Default for World {
             effects: Vec::new(),
             refusals: HashMap::new(),
             seq: 0,
+            transfer_bills: HashMap::new(),
+            outbox: Vec::new(),
         }
     }
 }
@@ -323,6 +339,7 @@ impl World {
                 a.balance_fen += amount;
             }
         }
+        self.settle_transfer_bills();
     }
 }
 

@@ -17,7 +17,11 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// A JSON answer signed as the platform signs (`Wechatpay-*` headers).
-fn signed(status: StatusCode, body: Value, key: Option<(&RsaPrivateKey, &str)>) -> Response {
+pub(crate) fn signed(
+    status: StatusCode,
+    body: Value,
+    key: Option<(&RsaPrivateKey, &str)>,
+) -> Response {
     let text = body.to_string();
     let mut r = (
         status,
@@ -43,7 +47,7 @@ fn signed(status: StatusCode, body: Value, key: Option<(&RsaPrivateKey, &str)>) 
     r
 }
 
-fn error(
+pub(crate) fn error(
     status: StatusCode,
     code: &str,
     message: &str,
@@ -250,6 +254,76 @@ fn decide(
         ),
     };
     (answer, timeout.then_some(faults.timeout_seconds))
+}
+
+/// The platform key and serial a merchant's answers are signed with.
+pub(crate) type PlatformKey = (std::sync::Arc<RsaPrivateKey>, String);
+
+/// Checks a request's `WECHATPAY2-SHA256-RSA2048` authorization over `method`, the path (with
+/// its query) as sent, and the body, by the merchant's registered key and serial, stamped within
+/// 5 minutes: the merchant id and its platform key, or the 401 SIGN_ERROR to answer.
+pub(crate) fn authenticate(
+    st: &World,
+    method: &str,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(String, PlatformKey), Box<Response>> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Authorization::parse);
+    let Some(auth) = auth else {
+        return Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "SIGN_ERROR",
+            "Authorization头缺失或格式错误",
+            None,
+        )));
+    };
+    let Some(acct) = st.v3.get(&auth.mchid) else {
+        return Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "SIGN_ERROR",
+            "商户号不存在或未开通APIv3",
+            None,
+        )));
+    };
+    let key = (acct.platform_key.clone(), acct.platform_serial_no.clone());
+    let k = Some((key.0.as_ref(), key.1.as_str())).filter(|_| !st.faults.v3_unsigned_errors);
+    let text = String::from_utf8_lossy(body);
+    let msg = v3::request_message(
+        method,
+        path_and_query,
+        &auth.timestamp,
+        &auth.nonce_str,
+        &text,
+    );
+    if auth.serial_no != acct.merchant_serial_no
+        || !acct
+            .merchant_public_key
+            .verify_b64(msg.as_bytes(), &auth.signature)
+    {
+        return Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "SIGN_ERROR",
+            "签名错误，请检查后再试",
+            k,
+        )));
+    }
+    let fresh = auth
+        .timestamp
+        .parse::<i64>()
+        .is_ok_and(|t| t.abs_diff(rewardgate_core::clock::now_ms() / 1000) <= 300);
+    if !fresh {
+        return Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "SIGN_ERROR",
+            "timestamp已过期",
+            k,
+        )));
+    }
+    Ok((auth.mchid, key))
 }
 
 /// `GET /v3/marketing/favor/stocks/{stock_id}?stock_creator_mchid=…`: a stock's details (what a

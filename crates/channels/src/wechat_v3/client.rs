@@ -33,7 +33,7 @@ pub struct Config {
 
 pub struct Client {
     http: reqwest::Client,
-    cfg: Config,
+    pub(crate) cfg: Config,
 }
 
 /// How far an answer's `Wechatpay-Timestamp` may be from our clock, in seconds.
@@ -146,7 +146,7 @@ impl Client {
             "stock_creator_mchid": self.cfg.mch_id,
         })
         .to_string();
-        match self.request("POST", &coupon_path(openid), body).await {
+        match self.request("POST", &coupon_path(openid), body, None).await {
             Ok(a) => coupon_outcome(
                 &a,
                 &self.cfg.platform_keys,
@@ -164,7 +164,7 @@ impl Client {
             super::path_segment(stock_id),
             super::path_segment(&self.cfg.mch_id)
         );
-        match self.request("GET", &path, String::new()).await {
+        match self.request("GET", &path, String::new(), None).await {
             Err(Outcome::Unknown { reason }) => crate::Probe::Unclear(reason),
             Err(_) => crate::Probe::Unclear("no answer".into()),
             Ok(a) => {
@@ -180,8 +180,15 @@ impl Client {
         }
     }
 
-    /// One signed request; the answer as it arrived.
-    async fn request(&self, method: &str, path: &str, body: String) -> Result<Answer, Outcome> {
+    /// One signed request; the answer as it arrived. `wechatpay_serial`: the key id a sensitive
+    /// field was encrypted with, when the body carries one (else the first verifier's).
+    pub(crate) async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: String,
+        wechatpay_serial: Option<&str>,
+    ) -> Result<Answer, Outcome> {
         let signer = Signer {
             key: &self.cfg.private_key,
             mchid: &self.cfg.mch_id,
@@ -201,14 +208,17 @@ impl Client {
         rb = rb
             .header("Authorization", auth)
             .header("Accept", "application/json")
-            // The serial we can verify answers with (wechatpay-go client.go:L230-232).
+            // The serial we can verify answers with (wechatpay-go client.go:L230-232), or the
+            // one a sensitive field was encrypted with (doc 4012716434 Wechatpay-Serial).
             .header(
                 "Wechatpay-Serial",
-                self.cfg
-                    .platform_keys
-                    .first()
-                    .map(|(s, _)| s.as_str())
-                    .unwrap_or(""),
+                wechatpay_serial.unwrap_or(
+                    self.cfg
+                        .platform_keys
+                        .first()
+                        .map(|(s, _)| s.as_str())
+                        .unwrap_or(""),
+                ),
             );
         let resp = rb.send().await.map_err(|e| transport_unknown(&e))?;
         let status = resp.status().as_u16();

@@ -2,7 +2,9 @@
 //! merchant's key, answers signed with the platform key (or the WeChat Pay public key).
 
 pub mod client;
+pub mod crypto;
 pub mod policy;
+pub mod transfer_bills;
 
 use rewardgate_core::keys::{RsaPrivateKey, RsaPublicKey};
 

@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use rewardgate_channels::wechat_v3::crypto::SensitiveDecryptor;
 use rewardgate_core::Fen;
 use rewardgate_core::json::parse_object;
 use rewardgate_core::keys::{RsaPrivateKey, RsaPublicKey, pem_decode};
@@ -37,6 +38,13 @@ fn yuan(v: &Value, field: &str) -> Result<i64, String> {
             .map(|f| f.0)
             .map_err(|e| format!("{field} {e}")),
         _ => Err(format!("{field} must be a number in yuan")),
+    }
+}
+
+fn opt_yuan(v: &Value, field: &str, default_yuan: i64) -> Result<i64, String> {
+    match v.get(field) {
+        None | Some(Value::Null) => Ok(default_yuan * 100),
+        Some(x) => yuan(x, field),
     }
 }
 
@@ -161,6 +169,20 @@ pub async fn put_wechat_v3(
                 .max(1) as usize,
             recent: Default::default(),
             stocks,
+            api_v3_key: match v.get("apiV3Key").and_then(Value::as_str) {
+                None => None,
+                // AEAD_AES_256_GCM: the APIv3 key is 32 bytes (wechatpay-go utils/aes.go).
+                Some(k) if k.len() == 32 => Some(k.to_string()),
+                Some(_) => return Err("apiV3Key must be 32 characters".into()),
+            },
+            sensitive: Some(Arc::new(
+                SensitiveDecryptor::from_pem(&text("platformPrivateKeyPem")?)
+                    .map_err(|e| format!("platformPrivateKeyPem {e}"))?,
+            )),
+            transfer_balance_fen: opt_yuan(&v, "transferBalance", 1_000_000)?,
+            // The per-transfer cap is the merchant's setting (商户平台-产品中心-商家转账); 2000 yuan
+            // by default, so that user_name's threshold can be reached.
+            transfer_max_fen: opt_yuan(&v, "transferMaxAmount", 2_000)?,
         })
     })();
     match r {
@@ -267,6 +289,8 @@ pub async fn put_faults(State(s): State<Shared>, Json(v): Json<Value>) -> Respon
                 .and_then(Value::as_str)
                 .filter(|c| !c.is_empty())
                 .map(str::to_string),
+            frequency_limited: rate("frequencyLimited")?,
+            notify_duplicate: rate("notifyDuplicate")?,
         })
     })();
     match f {
@@ -295,6 +319,7 @@ pub async fn advance_clock(State(s): State<Shared>, Json(v): Json<Value>) -> Res
         st.settle_refunds();
         st.now()
     });
+    crate::transfer_bills::notify::flush(&s);
     ok(json!({"now": now, "iso": rewardgate_core::clock::rfc3339(now)}))
 }
 
