@@ -24,7 +24,10 @@ pub struct Args {
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
     anyhow::ensure!(a.orders > 0, "--orders must be positive");
-    anyhow::ensure!((1..=1_000_000).contains(&a.chunk), "--chunk must be 1-1000000");
+    anyhow::ensure!(
+        (1..=1_000_000).contains(&a.chunk),
+        "--chunk must be 1-1000000"
+    );
     let store = rewardgate_store::Store::open(&a.database_url).await?;
     let now = rewardgate_core::clock::now_ms();
     // This run's tag keeps its order codes and bizCodes apart from any earlier prefill's.

@@ -449,3 +449,45 @@ async fn postgres_over_tls() {
         .await
         .expect("verify-ca checks the chain only");
 }
+
+/// `rewardgate prefill`'s history: finished orders with done jobs, found like any order, the
+/// ledger balanced, the business's money spent (not available), and a second run beside the first.
+async fn prefilled_history(b: Backend) {
+    let db = TestDb::new(b);
+    let s = Store::open(&db.url).await.unwrap();
+    for tag in ["a", "b"] {
+        let n = s
+            .prefill(
+                tag.into(),
+                "PF-B".into(),
+                "PF-M".into(),
+                "PF-CH".into(),
+                1,
+                1500,
+                now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 1500);
+    }
+    assert_balanced(&s).await;
+    let bal = s.balance("PF-B".into()).await.unwrap().unwrap();
+    assert_eq!(
+        (bal.available.0, bal.held.0, bal.spent.0),
+        (0, 0, 3000 * 101)
+    );
+    let o = s
+        .order_by_biz_code("PF-B".into(), "prefill-b-7".into())
+        .await
+        .unwrap()
+        .expect("a prefilled order");
+    assert_eq!(o.status.as_str(), "SUCCESS");
+    assert_eq!(o.job_state.map(|j| j.as_str()), Some("DONE"));
+    let jobs = s.job_counts().await.unwrap();
+    assert!(
+        jobs.iter().any(|(j, n)| j.as_str() == "DONE" && *n == 3000),
+        "{jobs:?}"
+    );
+}
+
+both!(prefill_keeps_the_ledger_balanced, prefilled_history);

@@ -3,9 +3,9 @@
 //! set-based statements — the same SQL on both databases (a recursive series). The ledger stays
 //! balanced: each chunk's postings move the business's accounts by the same amounts.
 
+use super::ledger;
 use crate::StoreError;
 use crate::db::Db;
-use super::ledger;
 use rewardgate_core::order::AccountKind;
 
 /// Adds `count` finished orders numbered from `first` to `business_id` (whose ledger accounts
@@ -26,7 +26,10 @@ pub(crate) fn chunk(
     let last = first + count - 1;
     let series = "WITH RECURSIVE s(i) AS (SELECT CAST($1 AS BIGINT) UNION ALL SELECT i + 1 FROM s WHERE i < $2)";
     let before: i64 = db
-        .query_one("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) AS m FROM orders", &[])?
+        .query_one(
+            "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) AS m FROM orders",
+            &[],
+        )?
         .int("m")?;
     let n = db.exec(
         &format!(
@@ -60,10 +63,7 @@ pub(crate) fn chunk(
         acct(AccountKind::Held),
         acct(AccountKind::Spent),
     );
-    for (kind, from, to) in [
-        ("HOLD", &available, &held),
-        ("CAPTURE", &held, &spent),
-    ] {
+    for (kind, from, to) in [("HOLD", &available, &held), ("CAPTURE", &held, &spent)] {
         db.exec(
             &format!(
                 "INSERT INTO postings (kind, from_account, to_account, amount, order_id, created_at) \
@@ -76,7 +76,12 @@ pub(crate) fn chunk(
     db.exec(
         "INSERT INTO postings (kind, from_account, to_account, amount, order_id, created_at) \
          VALUES ('TOPUP', $1, $2, $3, NULL, $4)",
-        &[(&funding).into(), (&available).into(), total.into(), now.into()],
+        &[
+            (&funding).into(),
+            (&available).into(),
+            total.into(),
+            now.into(),
+        ],
     )?;
     for (account, delta) in [(&funding, -total), (&spent, total)] {
         db.exec(
