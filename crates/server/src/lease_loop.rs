@@ -39,10 +39,13 @@ pub async fn run<W: Work>(
         work.round().await;
         let free = slots.available_permits();
         if free == 0 {
-            // Every slot is busy: claim again as soon as one frees, not a tick later.
+            // Every slot is busy: claim again as soon as one frees, not a tick later — but go
+            // round (and beat) at least every `idle`, so that slow work does not look like a
+            // stopped worker to `/readyz`.
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 p = slots.clone().acquire_owned() => drop(p),
+                _ = tokio::time::sleep(idle) => {}
             }
             continue;
         }

@@ -161,9 +161,8 @@ impl AppState {
         loop {
             match self.store.catalog_version().await {
                 Ok(v) if seen != Some(v) => {
-                    if seen.is_some() {
-                        self.forget_catalog();
-                    }
+                    // Also on the first read: what requests cached before it may predate `v`.
+                    self.forget_catalog();
                     seen = Some(v);
                 }
                 Ok(_) => {}
@@ -171,6 +170,7 @@ impl AppState {
                     // Unsure whether it moved: drop it, to be safe.
                     tracing::warn!(error = %e, "catalogue version read failed");
                     self.forget_catalog();
+                    seen = None;
                 }
             }
             tokio::select! {

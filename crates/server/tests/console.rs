@@ -245,6 +245,29 @@ async fn console_story(b: Backend) {
         json!(40401)
     );
 
+    // An activity with a time window saves unchanged: its stored epoch-ms times are shown as the
+    // RFC 3339 text the admin API takes.
+    let (_, html, _) = page(&app, &cookie, "/console/catalog/activity/AOLD").await;
+    let i = html.find("name=\"json\"").unwrap();
+    let start = html[i..].find('>').unwrap() + i + 1;
+    let end = html[start..].find("</textarea>").unwrap() + start;
+    let text = html[start..end]
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    assert!(text.contains("2020-01-01T00:00:00Z"), "{text}");
+    let (st, loc) = post(
+        &app,
+        &cookie,
+        "/console/catalog/activity/AOLD",
+        &[("json", &text), ("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(st, 303, "{loc:?}");
+    let a = app.admin("GET", "/activities/AOLD", None).await.1;
+    assert!(a["data"]["endsAt"].is_number(), "the window is kept: {a}");
+
     // Orders: a bad filter is named; an order is found by bizCode; the export streams CSV.
     let o = app
         .call(

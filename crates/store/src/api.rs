@@ -91,7 +91,8 @@ impl Store {
         rate: Option<Rate>,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.write(move |db| {
+        let key = id.clone();
+        self.write_for(&key, move |db| {
             sql::catalog::put(db, "business", &id, &data, now)?;
             sql::ledger::ensure_accounts(db, &id, credit_line)?;
             sql::buckets::set(db, &rewardgate_core::rate::business_bucket(&id), rate, now)
@@ -187,6 +188,11 @@ impl Store {
             }))
         })
         .await
+    }
+
+    /// Every business's balance, in one read (the console's list).
+    pub async fn all_balances(&self) -> Result<Vec<(String, Balance)>, StoreError> {
+        self.read(sql::ledger::all_balances).await
     }
 
     pub async fn balance(&self, business_id: String) -> Result<Option<Balance>, StoreError> {
@@ -391,8 +397,9 @@ impl Store {
         count: i64,
         now: i64,
     ) -> Result<u64, StoreError> {
-        self.write(move |db| {
-            sql::ledger::ensure_accounts(db, &business_id, Fen::ZERO)?;
+        let key = business_id.clone();
+        self.write_for(&key, move |db| {
+            sql::ledger::create_accounts(db, &business_id)?;
             sql::prefill::chunk(
                 db,
                 &tag,

@@ -63,9 +63,11 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts writer threads, one per connection, each with its own queue; `reconnect` replaces a
     /// broken connection. SQLite has one writer; PostgreSQL several, so that one batch's round
-    /// trips overlap another's. Writes about one business always go to the same thread
-    /// (`write_for`), so two threads' batches never wait on — or deadlock over — one business's
-    /// rows (its ledger accounts, request bucket and jobs).
+    /// trips overlap another's. Writes about one business (intake, top-ups, outcomes, its
+    /// settings) go to one thread (`write_for`), so within a process two batches do not wait on a
+    /// business's rows; rows every business shares (the platform's funding account, the
+    /// catalogue version, channel rate buckets) and other processes on the database can still
+    /// meet, which PostgreSQL resolves and `run_alone` retries.
     pub fn start(
         dbs: Vec<Box<dyn Db>>,
         reconnect: Arc<dyn Fn() -> Result<Box<dyn Db>, StoreError> + Send + Sync>,

@@ -184,14 +184,49 @@ pub async fn login_form(State(s): State<AppState>, headers: HeaderMap) -> Respon
     login_page(lang_of(&headers), None).into_response()
 }
 
-pub async fn login(State(s): State<AppState>, headers: HeaderMap, f: FormData) -> Response {
-    let Some(token) = &s.admin_token else {
+/// Failed sign-ins this process saw in the current minute (the minute, the count): past
+/// `MAX_FAILURES_PER_MINUTE`, every sign-in is refused until the minute is over, so guessing the
+/// token online goes no faster than that.
+static FAILURES: std::sync::Mutex<(i64, u32)> = std::sync::Mutex::new((0, 0));
+const MAX_FAILURES_PER_MINUTE: u32 = 20;
+
+pub async fn login(State(s): State<AppState>, req: Request) -> Response {
+    let Some(token) = s.admin_token.clone() else {
         return console_off();
     };
+    let (parts, body) = req.into_parts();
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    let headers = parts.headers.clone();
+    let f = match FormData::from_request(Request::from_parts(parts, body), &()).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let lang = lang_of(&headers);
+    let minute = clock::now_ms() / 60_000;
+    {
+        let mut w = FAILURES.lock().unwrap_or_else(|p| p.into_inner());
+        if w.0 != minute {
+            *w = (minute, 0);
+        }
+        if w.1 >= MAX_FAILURES_PER_MINUTE {
+            tracing::warn!(peer = %peer, "console sign-in refused: too many failed sign-ins this minute");
+            let msg = lang.t(
+                "Too many failed sign-ins: wait a minute and try again.",
+                "登录失败次数过多，请一分钟后再试。",
+            );
+            let mut r = login_page(lang, Some(msg)).into_response();
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            return r;
+        }
+    }
     let given = f.get("token");
     if given.is_empty() || !bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
-        tracing::warn!("console sign-in refused: wrong admin token");
+        FAILURES.lock().unwrap_or_else(|p| p.into_inner()).1 += 1;
+        tracing::warn!(peer = %peer, "console sign-in refused: wrong admin token");
         let mut r = login_page(lang, Some(lang.t("Wrong token.", "令牌错误。"))).into_response();
         *r.status_mut() = StatusCode::UNAUTHORIZED;
         return r;

@@ -167,7 +167,7 @@ fn form_page(
             input type="hidden" name="csrf" value=(op.csrf);
             p.muted {
                 (l.t("The admin API's JSON for this object (SPEC §8; money in yuan). ", "此对象的管理接口 JSON（SPEC §8；金额单位为元）。"))
-                @if exists { (l.t("Secret fields are not shown: leave them out to keep the stored ones, or give new values.", "密钥字段不显示：省略则保留原值，填写则替换。")) }
+                @if exists { (l.t("Secret fields are not shown: leave them out to keep the stored ones (while the kind stays the same), give new values, or null to remove one.", "密钥字段不显示：省略则保留原值（类型不变时），填写则替换，填 null 则删除。")) }
             }
             textarea #json name="json" rows="18" spellcheck="false" { (text) }
             p { button #save type="submit" { (l.t("Save", "保存")) } " " a href=(format!("/console/catalog/{kind}")) { (l.t("Cancel", "取消")) } }
@@ -199,6 +199,12 @@ pub async fn edit_form(
             if let Some(m) = v.as_object_mut() {
                 m.remove("id");
                 m.remove("code");
+                // Stored as epoch ms, written as RFC 3339 (SPEC §8): shown as the API takes them.
+                for f in ["startsAt", "endsAt"] {
+                    if let Some(ms) = m.get(f).and_then(Value::as_i64) {
+                        m.insert(f.into(), Value::String(rewardgate_core::clock::rfc3339(ms)));
+                    }
+                }
             }
             (true, serde_json::to_string_pretty(&v).unwrap_or_default())
         }
@@ -235,7 +241,12 @@ pub async fn save(
     // Secrets the form left out come from the stored object; otherwise the text goes to the
     // parser exactly as typed.
     let body = match (stored, serde_json::from_str::<Map<String, Value>>(text)) {
-        (Some(d), Ok(mut posted)) if SECRET_FIELDS.iter().any(|f| !posted.contains_key(*f)) => {
+        (Some(d), Ok(mut posted))
+            if SECRET_FIELDS.iter().any(|f| !posted.contains_key(*f))
+                && serde_json::from_str::<Map<String, Value>>(&d)
+                    .is_ok_and(|old| old.get("kind") == posted.get("kind")) =>
+        {
+            // Only into the same kind of object: a WeChat key never becomes an Alipay one.
             let old: Map<String, Value> = serde_json::from_str(&d).unwrap_or_default();
             for f in SECRET_FIELDS {
                 if !posted.contains_key(*f)

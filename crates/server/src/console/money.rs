@@ -29,17 +29,19 @@ pub async fn list(State(s): State<AppState>, op: Operator) -> Response {
         Ok(r) => r,
         Err(e) => return internal(e),
     };
-    let mut items = Vec::new();
-    for d in rows {
-        let Ok(b) = serde_json::from_str::<Business>(&d) else {
-            continue;
-        };
-        let bal = match s.store.balance(b.id.clone()).await {
-            Ok(x) => x,
+    let balances: std::collections::HashMap<String, rewardgate_store::Balance> =
+        match s.store.all_balances().await {
+            Ok(v) => v.into_iter().collect(),
             Err(e) => return internal(e),
         };
-        items.push((b, bal));
-    }
+    let items: Vec<(Business, Option<rewardgate_store::Balance>)> = rows
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Business>(d).ok())
+        .map(|b| {
+            let bal = balances.get(&b.id).copied();
+            (b, bal)
+        })
+        .collect();
     let body = html! {
         table #businesses {
             tr { th { (l.t("Business", "业务")) } th { (l.t("Name", "名称")) } th { (l.t("Merchant", "商户")) }

@@ -21,6 +21,19 @@ pub(crate) fn ensure_accounts(
     business_id: &str,
     credit_line: Fen,
 ) -> Result<(), StoreError> {
+    create_accounts(db, business_id)?;
+    db.exec(
+        "UPDATE accounts SET credit_line = $1 WHERE id = $2",
+        &[
+            credit_line.0.into(),
+            account_id(business_id, AccountKind::Available).into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Creates the business's ledger accounts if new (an existing one keeps its credit line).
+pub(crate) fn create_accounts(db: &mut dyn Db, business_id: &str) -> Result<(), StoreError> {
     for k in [
         AccountKind::Available,
         AccountKind::Held,
@@ -32,13 +45,6 @@ pub(crate) fn ensure_accounts(
             &[account_id(business_id, k).into(), business_id.into(), k.as_str().into()],
         )?;
     }
-    db.exec(
-        "UPDATE accounts SET credit_line = $1 WHERE id = $2",
-        &[
-            credit_line.0.into(),
-            account_id(business_id, AccountKind::Available).into(),
-        ],
-    )?;
     Ok(())
 }
 
@@ -83,6 +89,39 @@ pub(crate) fn record_posting(
         &[kind.as_str().into(), from.into(), to.into(), amount.0.into(), order_id.into(), now.into()],
     )?;
     Ok(())
+}
+
+/// Every business's balance, in one read.
+pub(crate) fn all_balances(db: &mut dyn Db) -> Result<Vec<(String, Balance)>, StoreError> {
+    let mut out: Vec<(String, Balance)> = Vec::new();
+    for r in db.query(
+        "SELECT business_id, kind, balance, credit_line FROM accounts WHERE business_id IS NOT NULL \
+         ORDER BY business_id",
+        &[],
+    )? {
+        let id = r.text("business_id")?;
+        if out.last().is_none_or(|(b, _)| *b != id) {
+            let zero = Balance {
+                available: Fen(0),
+                held: Fen(0),
+                spent: Fen(0),
+                credit_line: Fen(0),
+            };
+            out.push((id, zero));
+        }
+        let b = &mut out.last_mut().expect("just pushed").1;
+        let amount = Fen(r.int("balance")?);
+        match r.parsed("kind", AccountKind::parse)? {
+            AccountKind::Available => {
+                b.available = amount;
+                b.credit_line = Fen(r.int("credit_line")?);
+            }
+            AccountKind::Held => b.held = amount,
+            AccountKind::Spent => b.spent = amount,
+            AccountKind::Funding => {}
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) fn balance(db: &mut dyn Db, business_id: &str) -> Result<Option<Balance>, StoreError> {

@@ -24,6 +24,8 @@ pub(crate) fn chunk(
 ) -> Result<u64, StoreError> {
     const PRICE: i64 = 101;
     let last = first + count - 1;
+    // This run's rows only (live orders of the business may commit meanwhile).
+    let like = format!("prefill-{tag}-%");
     let series = "WITH RECURSIVE s(i) AS (SELECT CAST($1 AS BIGINT) UNION ALL SELECT i + 1 FROM s WHERE i < $2)";
     let before: i64 = db
         .query_one(
@@ -53,8 +55,8 @@ pub(crate) fn chunk(
     db.exec(
         "INSERT INTO jobs (order_id, channel_account_id, upstream_key, state, step, attempts, not_before, created_at, updated_at) \
          SELECT id, channel_account_id, order_code, 'DONE', 'SEND', 1, created_at, created_at, updated_at \
-         FROM orders WHERE id > $1 AND business_id = $2",
-        &[before.into(), business_id.into()],
+         FROM orders WHERE id > $1 AND business_id = $2 AND fingerprint = 'prefill' AND biz_code LIKE $3",
+        &[before.into(), business_id.into(), like.as_str().into()],
     )?;
     let acct = |k| ledger::account_id(business_id, k);
     let (funding, available, held, spent) = (
@@ -67,9 +69,10 @@ pub(crate) fn chunk(
         db.exec(
             &format!(
                 "INSERT INTO postings (kind, from_account, to_account, amount, order_id, created_at) \
-                 SELECT '{kind}', $1, $2, settlement, id, created_at FROM orders WHERE id > $3 AND business_id = $4"
+                 SELECT '{kind}', $1, $2, settlement, id, created_at FROM orders \
+                 WHERE id > $3 AND business_id = $4 AND fingerprint = 'prefill' AND biz_code LIKE $5"
             ),
-            &[from.into(), to.into(), before.into(), business_id.into()],
+            &[from.into(), to.into(), before.into(), business_id.into(), like.as_str().into()],
         )?;
     }
     let total = n as i64 * PRICE;
