@@ -59,7 +59,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The demo's own lines are its output: its log goes to a file (unless RG_LOG asks otherwise).
     let demo_log = matches!(cli.command, Command::Demo(_)).then(demo::log_path);
-    init_tracing(demo_log.as_deref());
+    // A benchmark's lines are its figures: the in-process server logs only warnings and errors
+    // (unless RG_LOG asks otherwise).
+    let quiet = matches!(cli.command, Command::BenchDelivery(_) | Command::Prefill(_));
+    init_tracing(demo_log.as_deref(), if quiet { "warn" } else { "info" });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -83,9 +86,10 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn init_tracing(to_file: Option<&std::path::Path>) {
+fn init_tracing(to_file: Option<&std::path::Path>, default_level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("RG_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("RG_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     let json = std::env::var("RG_LOG_FORMAT").is_ok_and(|v| v == "json");
     let file = to_file
         .filter(|_| std::env::var_os("RG_LOG").is_none())
