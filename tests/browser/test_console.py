@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 DEMO_BUSINESS, DEMO_MERCHANT, DEMO_MD5_KEY = "DEMO-B", "DEMO-M", "demo-md5-key-0123456789abcdef"
@@ -28,7 +28,17 @@ def click(drv, css=None, element=None):
     a form's submission is asynchronous to the click."""
     old = drv.find_element(By.TAG_NAME, "html")
     (element or find(drv, css)).click()
-    WebDriverWait(drv, 15).until(EC.staleness_of(old))
+
+    def replaced(_):
+        # Chromium answers a node of the page being replaced either as stale or, mid-way, with
+        # "Node with given id does not belong to the document": both mean the old page is gone.
+        try:
+            old.tag_name
+            return False
+        except WebDriverException:
+            return True
+
+    WebDriverWait(drv, 15).until(replaced)
 
 
 def wait_for(what, fn, timeout=30):
