@@ -294,6 +294,17 @@ async fn console_story(b: Backend) {
     assert!(html.contains("status NOPE is not an order status"));
     let (st, _, loc) = page(&app, &cookie, "/console/orders?q=console-1").await;
     assert_eq!((st, loc), (303, Some(format!("/console/orders/{code}"))));
+    let (st, _, loc) = page(&app, &cookie, &format!("/console/orders?q={code}")).await;
+    assert_eq!(
+        (st, loc),
+        (303, Some(format!("/console/orders/{code}"))),
+        "found by orderCode too"
+    );
+    let (_, html, _) = page(&app, &cookie, "/console/orders?q=console-1&status=FAILED").await;
+    assert!(
+        html.contains("no orders match"),
+        "the other filters still apply to a code search"
+    );
     let (st, html, _) = page(&app, &cookie, &format!("/console/orders/{code}")).await;
     assert_eq!(st, 200);
     assert!(html.contains("console-1") && html.contains("HOLD"));

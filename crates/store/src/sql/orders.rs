@@ -90,37 +90,58 @@ pub(crate) fn by_code(db: &mut dyn Db, order_code: &str) -> Result<Option<Order>
     one(db, "o.order_code = $1", &[order_code.into()])
 }
 
-/// Newest first. Every condition is a parameter; absent ones match all (one statement text).
-/// Parameters appear in the text in their numeric order: SQLite numbers `$name` parameters by
-/// first appearance.
+/// Newest first. Every condition is a parameter; absent ones match all (one statement text per
+/// shape). Parameters appear in the text in their numeric order: SQLite numbers `$name`
+/// parameters by first appearance. A search by code first finds its few candidates through the
+/// `order_code` and `biz_code` indexes, so it never scans the table.
 pub(crate) fn list(db: &mut dyn Db, f: &OrderFilter) -> Result<Vec<Order>, StoreError> {
-    let sql = format!(
-        "SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} \
-         WHERE (CAST($1 AS TEXT) IS NULL OR o.merchant_id = $1) AND (CAST($2 AS TEXT) IS NULL OR o.business_id = $2) \
-         AND (CAST($3 AS TEXT) IS NULL OR o.status = $3) AND (CAST($4 AS BIGINT) IS NULL OR o.id < $4) \
-         AND (CAST($5 AS TEXT) IS NULL OR o.product_type = $5) AND (CAST($6 AS TEXT) IS NULL OR j.state = $6) \
-         AND (CAST($7 AS BIGINT) IS NULL OR o.created_at >= $7) AND (CAST($8 AS BIGINT) IS NULL OR o.created_at < $8) \
-         AND (CAST($9 AS TEXT) IS NULL OR o.order_code = $9 OR o.biz_code = $9) \
-         ORDER BY o.id DESC LIMIT $10"
-    );
-    db.query(
-        &sql,
-        &[
-            Val::T(f.merchant_id.clone()),
-            Val::T(f.business_id.clone()),
-            Val::T(f.status.map(|s| s.as_str().to_string())),
-            Val::I(f.before_id),
-            Val::T(f.product_type.map(|t| t.as_str().to_string())),
-            Val::T(f.job_state.map(|t| t.as_str().to_string())),
-            Val::I(f.created_from),
-            Val::I(f.created_before),
-            Val::T(f.code.clone()),
-            f.limit.clamp(1, 1000).into(),
-        ],
-    )?
-    .iter()
-    .map(decode)
-    .collect()
+    // The filter's conditions on `o` / `j`, numbered from `$n`.
+    let conditions = |n: usize| {
+        format!(
+            "(CAST(${a} AS TEXT) IS NULL OR o.merchant_id = ${a}) AND (CAST(${b} AS TEXT) IS NULL OR o.business_id = ${b}) \
+             AND (CAST(${c} AS TEXT) IS NULL OR o.status = ${c}) AND (CAST(${d} AS BIGINT) IS NULL OR o.id < ${d}) \
+             AND (CAST(${e} AS TEXT) IS NULL OR o.product_type = ${e}) AND (CAST(${g} AS TEXT) IS NULL OR j.state = ${g}) \
+             AND (CAST(${h} AS BIGINT) IS NULL OR o.created_at >= ${h}) AND (CAST(${i} AS BIGINT) IS NULL OR o.created_at < ${i}) \
+             ORDER BY o.id DESC LIMIT ${l}",
+            a = n,
+            b = n + 1,
+            c = n + 2,
+            d = n + 3,
+            e = n + 4,
+            g = n + 5,
+            h = n + 6,
+            i = n + 7,
+            l = n + 8
+        )
+    };
+    let mut params = Vec::with_capacity(10);
+    let sql = match &f.code {
+        None => format!(
+            "SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE {}",
+            conditions(1)
+        ),
+        Some(code) => {
+            params.push(Val::T(Some(code.clone())));
+            format!(
+                "SELECT {ORDER_COLUMNS} FROM (SELECT id FROM orders WHERE order_code = $1 \
+                 UNION SELECT id FROM orders WHERE biz_code = $1) c \
+                 JOIN orders o ON o.id = c.id LEFT JOIN jobs j ON j.order_id = o.id WHERE {}",
+                conditions(2)
+            )
+        }
+    };
+    params.extend([
+        Val::T(f.merchant_id.clone()),
+        Val::T(f.business_id.clone()),
+        Val::T(f.status.map(|s| s.as_str().to_string())),
+        Val::I(f.before_id),
+        Val::T(f.product_type.map(|t| t.as_str().to_string())),
+        Val::T(f.job_state.map(|t| t.as_str().to_string())),
+        Val::I(f.created_from),
+        Val::I(f.created_before),
+        f.limit.clamp(1, 1000).into(),
+    ]);
+    db.query(&sql, &params)?.iter().map(decode).collect()
 }
 
 /// Postings of one order, oldest first.
