@@ -4,24 +4,17 @@
 
 use super::auth::{FormData, Operator};
 use super::internal;
-use super::page::{enc, flash, layout, yuan};
+use super::page::{Flash, back_to, enc, flash, layout, yuan};
 use crate::admin::catalog::parse_and_store;
 use crate::admin::money::apply_topup;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use maud::html;
 use rewardgate_core::catalog::{Business, CatalogObject, Merchant};
 use rewardgate_core::clock;
 use rewardgate_core::secret::Secret;
-use serde::Deserialize;
 use serde_json::{Value, json};
-
-#[derive(Deserialize)]
-pub struct Flash {
-    done: Option<String>,
-    error: Option<String>,
-}
 
 pub async fn list(State(s): State<AppState>, op: Operator) -> Response {
     let l = op.lang;
@@ -155,12 +148,8 @@ pub async fn show(
     .into_response()
 }
 
-fn back(id: &str, r: Result<&'static str, String>) -> Response {
-    let q = match r {
-        Ok(d) => format!("done={}", enc(d)),
-        Err(e) => format!("error={}", enc(&e)),
-    };
-    Redirect::to(&format!("/console/businesses/{}?{q}", enc(id))).into_response()
+fn back(id: &str, r: Result<&str, String>) -> Response {
+    back_to(&format!("/console/businesses/{}", enc(id)), r)
 }
 
 pub async fn topup(

@@ -5,7 +5,7 @@
 
 use super::auth::{FormData, Operator};
 use super::internal;
-use super::page::{Lang, at, badge, enc, flash, layout, parse_local, yuan};
+use super::page::{Flash, Lang, at, back_to, badge, enc, flash, layout, parse_local, yuan};
 use crate::admin::orders::{redeliver_report, retry};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -185,12 +185,6 @@ fn row(o: &Order) -> Markup {
     }
 }
 
-#[derive(Deserialize)]
-pub struct Flash {
-    done: Option<String>,
-    error: Option<String>,
-}
-
 pub async fn show(
     State(s): State<AppState>,
     op: Operator,
@@ -311,10 +305,6 @@ fn timeline(l: Lang, d: &rewardgate_store::OrderDetail, key: &str) -> Vec<(i64, 
     v
 }
 
-pub async fn retry_order(s: &AppState, code: &str) -> Result<(), String> {
-    retry(s, code).await.map(|_| ()).map_err(|r| r.0.message)
-}
-
 pub async fn retry_post(
     State(s): State<AppState>,
     op: Operator,
@@ -325,17 +315,16 @@ pub async fn retry_post(
         return r;
     }
     let l = op.lang;
-    let to = match retry_order(&s, &code).await {
-        Ok(()) => format!(
-            "done={}",
-            enc(l.t(
+    let outcome = retry(&s, &code)
+        .await
+        .map(|_| {
+            l.t(
                 "Delivery re-armed with the same upstream key.",
-                "已用同一幂等键重新投递。"
-            ))
-        ),
-        Err(e) => format!("error={}", enc(&e)),
-    };
-    Redirect::to(&format!("/console/orders/{}?{to}", enc(&code))).into_response()
+                "已用同一幂等键重新投递。",
+            )
+        })
+        .map_err(|e| e.0.message);
+    back_to(&format!("/console/orders/{}", enc(&code)), outcome)
 }
 
 pub async fn redeliver(
@@ -348,15 +337,14 @@ pub async fn redeliver(
         return r;
     }
     let l = op.lang;
-    let to = match redeliver_report(&s, &id).await {
-        Ok(_) => format!(
-            "done={}",
-            enc(l.t(
+    let outcome = redeliver_report(&s, &id)
+        .await
+        .map(|_| {
+            l.t(
                 "The callback will be sent again now.",
-                "回调将立即重新发送。"
-            ))
-        ),
-        Err(e) => format!("error={}", enc(&e.0.message)),
-    };
-    Redirect::to(&format!("/console/orders/{}?{to}", enc(f.get("order")))).into_response()
+                "回调将立即重新发送。",
+            )
+        })
+        .map_err(|e| e.0.message);
+    back_to(&format!("/console/orders/{}", enc(f.get("order"))), outcome)
 }

@@ -155,6 +155,23 @@ pub fn badge(state: &str) -> Markup {
     html! { span class=(format!("st st-{state}")) { (state) } }
 }
 
+/// What a change's redirect carries back to the page it came from.
+#[derive(serde::Deserialize, Default)]
+pub struct Flash {
+    pub done: Option<String>,
+    pub error: Option<String>,
+}
+
+/// After a change: back to `page` with its outcome as `?done=` or `?error=`.
+pub fn back_to(page: &str, outcome: Result<&str, String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let q = match outcome {
+        Ok(d) => format!("done={}", enc(d)),
+        Err(e) => format!("error={}", enc(&e)),
+    };
+    axum::response::Redirect::to(&format!("{page}?{q}")).into_response()
+}
+
 /// A flash line from `?done=` / `?error=` after a redirect.
 pub fn flash(done: Option<&str>, error: Option<&str>) -> Markup {
     html! {

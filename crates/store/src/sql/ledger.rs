@@ -101,27 +101,33 @@ pub(crate) fn all_balances(db: &mut dyn Db) -> Result<Vec<(String, Balance)>, St
     )? {
         let id = r.text("business_id")?;
         if out.last().is_none_or(|(b, _)| *b != id) {
-            let zero = Balance {
-                available: Fen(0),
-                held: Fen(0),
-                spent: Fen(0),
-                credit_line: Fen(0),
-            };
-            out.push((id, zero));
+            out.push((id, ZERO_BALANCE));
         }
-        let b = &mut out.last_mut().expect("just pushed").1;
-        let amount = Fen(r.int("balance")?);
-        match r.parsed("kind", AccountKind::parse)? {
-            AccountKind::Available => {
-                b.available = amount;
-                b.credit_line = Fen(r.int("credit_line")?);
-            }
-            AccountKind::Held => b.held = amount,
-            AccountKind::Spent => b.spent = amount,
-            AccountKind::Funding => {}
-        }
+        add_account(&mut out.last_mut().expect("just pushed").1, &r)?;
     }
     Ok(out)
+}
+
+const ZERO_BALANCE: Balance = Balance {
+    available: Fen(0),
+    held: Fen(0),
+    spent: Fen(0),
+    credit_line: Fen(0),
+};
+
+/// Puts one ledger account row (kind, balance, credit_line) into its business's balance.
+fn add_account(b: &mut Balance, r: &crate::db::Row) -> Result<(), StoreError> {
+    let amount = Fen(r.int("balance")?);
+    match r.parsed("kind", AccountKind::parse)? {
+        AccountKind::Available => {
+            b.available = amount;
+            b.credit_line = Fen(r.int("credit_line")?);
+        }
+        AccountKind::Held => b.held = amount,
+        AccountKind::Spent => b.spent = amount,
+        AccountKind::Funding => {}
+    }
+    Ok(())
 }
 
 pub(crate) fn balance(db: &mut dyn Db, business_id: &str) -> Result<Option<Balance>, StoreError> {
@@ -132,23 +138,9 @@ pub(crate) fn balance(db: &mut dyn Db, business_id: &str) -> Result<Option<Balan
     if rows.is_empty() {
         return Ok(None);
     }
-    let mut b = Balance {
-        available: Fen(0),
-        held: Fen(0),
-        spent: Fen(0),
-        credit_line: Fen(0),
-    };
-    for r in rows {
-        let amount = Fen(r.int("balance")?);
-        match r.parsed("kind", AccountKind::parse)? {
-            AccountKind::Available => {
-                b.available = amount;
-                b.credit_line = Fen(r.int("credit_line")?);
-            }
-            AccountKind::Held => b.held = amount,
-            AccountKind::Spent => b.spent = amount,
-            AccountKind::Funding => {}
-        }
+    let mut b = ZERO_BALANCE;
+    for r in &rows {
+        add_account(&mut b, r)?;
     }
     Ok(Some(b))
 }
