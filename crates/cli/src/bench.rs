@@ -23,7 +23,19 @@ pub struct BenchArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Drive the load with wrk (must be installed: `apt install wrk`) instead of the built-in
+    /// client, which spends a core of its own and caps the GET rate well below wrk's.
+    #[arg(long)]
+    wrk: bool,
+    /// The serve process's id (on this machine): adds its CPU time per order and peak RSS.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// With --wrk: seconds of load per scheme (give --requests enough orders for them).
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
 }
+
+mod wrk;
 
 struct Signed {
     headers: Vec<(&'static str, String)>,
@@ -44,6 +56,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         a.concurrency,
         cores()
     );
+    if a.wrk {
+        return wrk::run(&http, &a, &biz, &md5_key, &key, &tag).await;
+    }
     let get = fire(
         &http,
         &a,

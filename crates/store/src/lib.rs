@@ -74,6 +74,8 @@ pub struct Store {
     writer: writer::Writer,
     readers: pool::ReadPool,
     dialect: Dialect,
+    /// Held by every clone; background threads of this store end once the last one is gone.
+    _alive: Arc<()>,
 }
 
 impl Store {
@@ -105,10 +107,15 @@ impl Store {
         let writer = writer::Writer::start(dbs, Arc::new(move || u.connect()));
         let u = url.clone();
         let readers = pool::ReadPool::new(4, Arc::new(move || u.connect()));
+        let alive = Arc::new(());
+        if let DbUrl::Sqlite(path) = &url {
+            db::spawn_checkpointer(path, Arc::downgrade(&alive));
+        }
         Ok(Store {
             writer,
             readers,
             dialect,
+            _alive: alive,
         })
     }
 

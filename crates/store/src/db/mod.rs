@@ -9,7 +9,7 @@ mod postgres;
 mod sqlite;
 
 pub use self::postgres::PgConn;
-pub use self::sqlite::SqliteDb;
+pub use self::sqlite::{SqliteDb, spawn_checkpointer};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {

@@ -12,12 +12,51 @@ impl SqliteDb {
         c.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sqlite_err)?;
         // WAL so readers never block the writer; FULL so an answered order survives power loss.
+        // temp_store=MEMORY keeps the statement journal of each operation's savepoint in memory:
+        // on a file it was a quarter of the writer's time (pwrite of every page an operation
+        // touched, measured with perf under `rewardgate bench`). It holds only the pages of the
+        // open transaction and goes with it; durability is the WAL's, unchanged. A 16 MiB page
+        // cache (the default is 2 MiB) keeps the indexes' upper levels in memory on a large
+        // database.
         c.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
+             PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384; \
+             PRAGMA wal_autocheckpoint=16384;",
         )
         .map_err(sqlite_err)?;
         c.set_prepared_statement_cache_capacity(64);
         Ok(SqliteDb(c))
+    }
+}
+
+/// Copies the WAL back into the database file on its own thread and connection, every 200 ms,
+/// for as long as `alive` has an owner. The writer's commit used to run SQLite's automatic
+/// checkpoint itself at every 1000 pages (a write and an fsync of the database file, 7 % of the
+/// writer's time under `rewardgate bench`); the writer's own automatic checkpoint stays as a
+/// backstop at 16384 pages (64 MiB of WAL). A passive checkpoint never blocks the writer or a
+/// reader; durability is unchanged (a commit is durable once in the fsynced WAL).
+pub fn spawn_checkpointer(path: &str, alive: std::sync::Weak<()>) {
+    if path == ":memory:" {
+        return;
+    }
+    let path = path.to_string();
+    let spawned = std::thread::Builder::new()
+        .name("rg-checkpoint".into())
+        .spawn(move || {
+            let Ok(db) = SqliteDb::open(&path) else {
+                return;
+            };
+            while alive.strong_count() > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                if let Err(e) =
+                    db.0.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
+                    tracing::debug!(error = %e, "checkpoint");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no checkpoint thread: the writer checkpoints");
     }
 }
 
@@ -116,6 +155,15 @@ impl Db for SqliteDb {
         Ok(out)
     }
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        // One statement (BEGIN, SAVEPOINT, COMMIT…: several per batch) is prepared once and kept.
+        if !sql.contains(';') {
+            return self
+                .0
+                .prepare_cached(sql)
+                .and_then(|mut s| s.raw_execute())
+                .map(|_| ())
+                .map_err(sqlite_err);
+        }
         self.0.execute_batch(sql).map_err(sqlite_err)
     }
 }
