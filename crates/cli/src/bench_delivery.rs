@@ -1,12 +1,14 @@
 //! `rewardgate bench-delivery`: delivery throughput against an in-process sandbox. First red
 //! packets through one channel account at its 1800-a-minute limit (target: at least 97 % of it
-//! and no SECOND_OVER_LIMITED), then WeChat coupons, which have no per-minute limit, for the
-//! dispatcher's own orders/s. Runs on a throw-away SQLite database.
+//! and no SECOND_OVER_LIMITED); then a backlog of WeChat coupons, which have no per-minute limit,
+//! drained by a dispatcher (grants/s); then their status reports, signed SHA256-RSA, drained by
+//! the callback sender to a local receiver (callbacks/s). Runs on a throw-away SQLite database.
 
 use anyhow::{Context, bail};
 use rewardgate_core::sign::Signer;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -15,8 +17,8 @@ pub struct Args {
     /// Red packets for the rate-limited run.
     #[arg(long, default_value_t = 1200)]
     red_packets: usize,
-    /// Coupons for the unlimited run.
-    #[arg(long, default_value_t = 3000)]
+    /// Coupons for the unlimited run (and their status reports).
+    #[arg(long, default_value_t = 10_000)]
     coupons: usize,
 }
 
@@ -37,41 +39,29 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         Some(tl),
         stop.clone(),
     ));
+    let (receiver, received) = callback_receiver(stop.clone()).await?;
     let dir = tempfile_dir()?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let cfg = rewardgate_server::Config {
-        listen: String::new(),
-        database_url: format!("sqlite://{}/bench.db", dir.display()),
-        admin_token: Some(rewardgate_core::secret::Secret::new(TOKEN)),
-        allow_private_callbacks: true,
-        platform_key_file: None,
-        dispatcher: rewardgate_server::dispatcher::DispatcherConfig {
-            concurrency: 64,
-            ..Default::default()
-        },
-        notifier: Default::default(),
-    };
-    tokio::spawn(rewardgate_server::run(cfg, listener, stop.clone()));
+    let database_url = format!("sqlite://{}/bench.db", dir.display());
+    // The open API alone; each phase below starts its own worker (dispatcher or callback sender)
+    // on the same database, as a second `serve` process would, so that a phase can measure how
+    // fast a backlog drains.
     let http = reqwest::Client::new();
-    for _ in 0..100 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let base = start_serve(&http, &database_url, false, false, &stop).await?;
     setup(&http, &base, &sandbox).await.context("setting up")?;
     println!(
-        "rewardgate delivery bench — {} cores, SQLite, in-process sandbox",
+        "rewardgate delivery bench — {} cores, SQLite, in-process sandbox and callback receiver",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     );
 
-    // 1. Red packets at the per-minute limit.
+    // 1. Red packets at the per-minute limit, placed while the dispatcher runs.
+    let worker = stop.child_token();
+    start_serve(&http, &database_url, true, false, &worker).await?;
     let started = Instant::now();
-    place_all(&http, &base, "rp", a.red_packets).await?;
+    place_all(&http, &base, "rp", a.red_packets, &receiver).await?;
     wait_effects(&http, &sandbox, a.red_packets, Duration::from_secs(600)).await?;
+    worker.cancel();
     let effects: Vec<Value> = http
         .get(format!("{sandbox}/sandbox/v1/effects"))
         .send()
@@ -112,13 +102,17 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         bail!("the upstream limit was tripped");
     }
 
-    // 2. Coupons, no per-minute limit: the dispatcher's own pace.
+    // 2. Coupons, no per-minute limit: a backlog placed first, then drained by a dispatcher.
     let started = Instant::now();
-    place_all(&http, &base, "wx", a.coupons).await?;
-    let placed = started.elapsed();
-    let granted_while_placing = effects_count(&http, &sandbox)
-        .await?
-        .saturating_sub(a.red_packets);
+    place_all(&http, &base, "wx", a.coupons, &receiver).await?;
+    println!(
+        "coupons: {} placed in {:.2}s",
+        a.coupons,
+        started.elapsed().as_secs_f64()
+    );
+    let worker = stop.child_token();
+    let started = Instant::now();
+    start_serve(&http, &database_url, true, false, &worker).await?;
     wait_effects(
         &http,
         &sandbox,
@@ -126,20 +120,112 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         Duration::from_secs(600),
     )
     .await?;
-    let all = started.elapsed();
-    let after = (all - placed).as_secs_f64().max(0.001);
+    let drained = started.elapsed().as_secs_f64();
+    // The last outcomes are written just after the sandbox counts their grants.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    worker.cancel();
+    let stats: Value = http
+        .get(format!("{sandbox}/sandbox/v1/stats"))
+        .send()
+        .await?
+        .json()
+        .await?;
     println!(
-        "coupons, no limit: {} placed in {:.2}s ({} already granted by then), all delivered after {:.2}s = {:.0} deliveries/s end to end; {:.0} grants/s once placing was over",
+        "coupons, no limit: the backlog of {} granted in {drained:.2}s = {:.0} grants/s (upstream refusals: {})",
         a.coupons,
-        placed.as_secs_f64(),
-        granted_while_placing,
-        all.as_secs_f64(),
-        a.coupons as f64 / all.as_secs_f64(),
-        (a.coupons - granted_while_placing) as f64 / after
+        a.coupons as f64 / drained,
+        stats["refusals"]
+    );
+
+    // 3. Their status reports (one each: the coupons name the receiver, the red packets no one;
+    // SHA256-RSA signed, as the business has an RSA key), drained by a callback sender.
+    let already = received.load(Ordering::Relaxed);
+    let worker = stop.child_token();
+    let started = Instant::now();
+    start_serve(&http, &database_url, false, true, &worker).await?;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while received.load(Ordering::Relaxed) < already + a.coupons {
+        if Instant::now() > deadline {
+            bail!(
+                "only {} of {} status reports arrived",
+                received.load(Ordering::Relaxed) - already,
+                a.coupons
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = started.elapsed().as_secs_f64();
+    worker.cancel();
+    println!(
+        "status reports: {} signed (SHA256-RSA) and answered in {sent:.2}s = {:.0} callbacks/s",
+        a.coupons,
+        a.coupons as f64 / sent
     );
     stop.cancel();
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Starts a `serve` on the bench database (the open API always; the dispatcher and the
+/// callback sender as asked) until `stop`, and waits until it answers.
+async fn start_serve(
+    http: &reqwest::Client,
+    database_url: &str,
+    dispatcher: bool,
+    notifier: bool,
+    stop: &CancellationToken,
+) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let cfg = rewardgate_server::Config {
+        listen: String::new(),
+        database_url: database_url.to_string(),
+        admin_token: Some(rewardgate_core::secret::Secret::new(TOKEN)),
+        allow_private_callbacks: true,
+        platform_key_file: None,
+        dispatcher: rewardgate_server::dispatcher::DispatcherConfig {
+            enabled: dispatcher,
+            concurrency: 64,
+            ..Default::default()
+        },
+        notifier: rewardgate_server::notifier::NotifierConfig {
+            enabled: notifier,
+            allow_private: true,
+            ..Default::default()
+        },
+    };
+    tokio::spawn(rewardgate_server::run(cfg, listener, stop.clone()));
+    for _ in 0..200 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            return Ok(base);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("serve did not start")
+}
+
+/// A merchant's callback endpoint: counts status reports and answers SUCCESS.
+async fn callback_receiver(stop: CancellationToken) -> anyhow::Result<(String, Arc<AtomicUsize>)> {
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    let app = axum::Router::new().route(
+        "/cb",
+        axum::routing::post(move || {
+            let c = c.clone();
+            async move {
+                c.fetch_add(1, Ordering::Relaxed);
+                "SUCCESS"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/cb", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+    });
+    Ok((url, count))
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
@@ -171,6 +257,7 @@ async fn setup(http: &reqwest::Client, base: &str, sandbox: &str) -> anyhow::Res
     .await?;
     put("/sandbox/v1/accounts/wechat-v3/1900000109".into(), json!({"merchantPublicKeyPem": mpub, "merchantSerialNo": "S1",
         "platformPrivateKeyPem": ppriv, "platformSerialNo": "P1", "apiV3Key": "v".repeat(32),
+        "maxPerSecond": 1_000_000,
         "stocks": [{"stockId": "1", "couponValue": 5, "remaining": 10_000_000, "maxPerUser": 10_000_000}]})).await?;
     crate::signed::admin(http, base, TOKEN, Method::PUT, "/channel-accounts/wx2", json!({"kind": "WECHAT_V2", "mchId": "1900000109", "appId": "wx8888888888888888", "apiKey": "k".repeat(32), "baseUrl": sandbox})).await?;
     crate::signed::admin(http, base, TOKEN, Method::PUT, "/channel-accounts/wx3", json!({"kind": "WECHAT_V3", "mchId": "1900000109", "appId": "wx8888888888888888", "privateKeyPem": mpriv, "certSerialNo": "S1", "apiV3Key": "v".repeat(32), "platformPublicKeyPem": ppub, "platformSerialNo": "P1", "baseUrl": sandbox})).await?;
@@ -208,7 +295,7 @@ async fn setup(http: &reqwest::Client, base: &str, sandbox: &str) -> anyhow::Res
         TOKEN,
         Method::PUT,
         "/businesses/B1",
-        json!({"merchantId": "M1", "name": "b", "md5Key": MD5_KEY}),
+        json!({"merchantId": "M1", "name": "b", "md5Key": MD5_KEY, "rsaPublicKeyPem": mpub}),
     )
     .await?;
     crate::signed::admin(
@@ -228,17 +315,18 @@ async fn place_all(
     base: &str,
     kind: &'static str,
     n: usize,
+    receiver: &str,
 ) -> anyhow::Result<()> {
     let mut set = tokio::task::JoinSet::new();
     let chunk = n.div_ceil(32);
     for c in 0..32 {
-        let (http, base) = (http.clone(), base.to_string());
+        let (http, base, receiver) = (http.clone(), base.to_string(), receiver.to_string());
         set.spawn(async move {
             for i in c * chunk..((c + 1) * chunk).min(n) {
                 let (path, body) = if kind == "rp" {
                     ("/v1/openapi/order/redPacket", json!({"merchantId": "M1", "businessId": "B1", "templateId": "T1", "openId": format!("oU{i}"), "spec": 1, "bizCode": format!("rp{i}")}))
                 } else {
-                    ("/v1/openapi/order/wechat/coupons", json!({"merchantId": "M1", "businessId": "B1", "productCode": "PWX", "activityId": "AWX", "openId": format!("oU{i}"), "bizCode": format!("wx{i}")}))
+                    ("/v1/openapi/order/wechat/coupons", json!({"merchantId": "M1", "businessId": "B1", "productCode": "PWX", "activityId": "AWX", "openId": format!("oU{i}"), "bizCode": format!("wx{i}"), "callbackUrl": receiver}))
                 };
                 let text = body.to_string();
                 let url = format!("{base}{path}");
@@ -252,17 +340,6 @@ async fn place_all(
         r??;
     }
     Ok(())
-}
-
-/// How many grants the sandbox has made so far.
-async fn effects_count(http: &reqwest::Client, sandbox: &str) -> anyhow::Result<usize> {
-    let e: Vec<Value> = http
-        .get(format!("{sandbox}/sandbox/v1/effects"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(e.len())
 }
 
 async fn wait_effects(

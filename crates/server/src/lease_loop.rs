@@ -1,14 +1,15 @@
 //! The one loop both background workers run — the dispatcher (delivery jobs) and the callback
 //! sender (status reports): claim what is due under a lease, as many as there are free slots;
 //! work each claim in its own task, holding its slot; when every slot is busy, claim again as
-//! soon as one frees; when nothing is due, wait a little; on
+//! soon as one frees; when nothing could be claimed, wait a little — or until a task in flight
+//! ends, since that may be what held the rest back (the callback sender's per-host cap); on
 //! shutdown, let the tasks in flight finish.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// What a worker claims and does.
@@ -34,25 +35,37 @@ pub async fn run<W: Work>(
     shutdown: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(concurrency));
+    // Told each time a task ends (a permit is kept when no one waits, so none is missed).
+    let ended = Arc::new(Notify::new());
+    let batch = (concurrency / 4).max(1);
     while !shutdown.is_cancelled() {
         crate::state::Heartbeats::beat(&heartbeat);
         work.round().await;
-        let free = slots.available_permits();
-        if free == 0 {
-            // Every slot is busy: claim again as soon as one frees, not a tick later — but go
-            // round (and beat) at least every `idle`, so that slow work does not look like a
-            // stopped worker to `/readyz`.
+        // Claim in batches: a claim is a write (one group commit), so claiming each time a
+        // single slot frees made the claim's latency the dispatcher's ceiling (~460 grants/s
+        // with the CPU idle, measured by bench-delivery). Wait for a quarter of the slots — but
+        // go round (and beat) at least every `idle`, so that slow work does not look like a
+        // stopped worker to `/readyz`, and then take whatever is free.
+        if slots.available_permits() < batch {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                p = slots.clone().acquire_owned() => drop(p),
+                p = slots.clone().acquire_many_owned(batch as u32) => drop(p),
                 _ = tokio::time::sleep(idle) => {}
             }
+        }
+        let free = slots.available_permits();
+        if free == 0 {
             continue;
         }
         let claimed = work.claim(free).await;
         if claimed.is_empty() {
+            // Nothing due, or nothing this process may take now: the end of a task in flight
+            // (or one that ended while this claim ran: its notice waits) can free what was held
+            // back — a callback host's slots were all busy, and the sender ran 4 reports every
+            // 200 ms tick, 20 a second (bench-delivery). A notice left over costs one claim.
             tokio::select! {
                 _ = shutdown.cancelled() => break,
+                _ = ended.notified() => {}
                 _ = tokio::time::sleep(idle) => {}
             }
             continue;
@@ -63,10 +76,11 @@ pub async fn run<W: Work>(
                 .acquire_owned()
                 .await
                 .expect("the semaphore stays open");
-            let work = work.clone();
+            let (work, ended) = (work.clone(), ended.clone());
             tokio::spawn(async move {
                 work.process(item).await;
                 drop(slot);
+                ended.notify_one();
             });
         }
     }

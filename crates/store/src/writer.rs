@@ -214,25 +214,40 @@ fn with_savepoints(
 ) -> Result<Vec<Option<StoreError>>, StoreError> {
     db.begin()?;
     let mut failed = Vec::with_capacity(batch.len());
-    for op in batch.iter_mut() {
-        db.batch("SAVEPOINT op")?;
+    let last = batch.len().saturating_sub(1);
+    statements(db, &["SAVEPOINT op"])?;
+    for (i, op) in batch.iter_mut().enumerate() {
+        // The next operation's savepoint goes with this one's release: one round trip less an
+        // operation on PostgreSQL.
+        let next: &[&str] = if i == last { &[] } else { &["SAVEPOINT op"] };
         match op.apply(db) {
             Ok(()) => {
-                db.batch("RELEASE SAVEPOINT op")?;
+                statements(db, &[&["RELEASE SAVEPOINT op"], next].concat())?;
                 failed.push(None);
             }
             Err(e) => {
                 if db.is_broken() {
                     return Err(e);
                 }
-                db.batch("ROLLBACK TO SAVEPOINT op")?;
-                db.batch("RELEASE SAVEPOINT op")?;
+                statements(
+                    db,
+                    &[&["ROLLBACK TO SAVEPOINT op", "RELEASE SAVEPOINT op"], next].concat(),
+                )?;
                 failed.push(Some(e));
             }
         }
     }
     db.batch("COMMIT")?;
     Ok(failed)
+}
+
+/// Runs statements that return nothing: in one round trip on PostgreSQL (a simple query of
+/// several), one by one on SQLite (where a single statement is prepared once and kept).
+fn statements(db: &mut dyn Db, sql: &[&str]) -> Result<(), StoreError> {
+    match db.dialect() {
+        crate::db::Dialect::Postgres => db.batch(&sql.join("; ")),
+        crate::db::Dialect::Sqlite => sql.iter().try_for_each(|s| db.batch(s)),
+    }
 }
 
 fn run_alone(db: &mut dyn Db, op: &mut dyn WriteOp) -> Result<(), StoreError> {

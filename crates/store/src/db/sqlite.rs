@@ -157,11 +157,15 @@ impl Db for SqliteDb {
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         // One statement (BEGIN, SAVEPOINT, COMMIT…: several per batch) is prepared once and kept.
         if !sql.contains(';') {
+            // Stepped to its end, so that a statement with rows (`SELECT 1`) runs as well.
             return self
                 .0
                 .prepare_cached(sql)
-                .and_then(|mut s| s.raw_execute())
-                .map(|_| ())
+                .and_then(|mut s| {
+                    let mut rows = s.raw_query();
+                    while rows.next()?.is_some() {}
+                    Ok(())
+                })
                 .map_err(sqlite_err);
         }
         self.0.execute_batch(sql).map_err(sqlite_err)
