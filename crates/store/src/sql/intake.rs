@@ -3,7 +3,7 @@
 
 use super::{buckets, ledger, orders};
 use crate::StoreError;
-use crate::db::{Db, Val};
+use crate::db::{Db, Dialect, Val};
 use crate::records::{AcceptOutcome, Admit, NonceUse};
 use rewardgate_core::delivery::JobState;
 use rewardgate_core::order::{AccountKind, NewOrder, OrderStatus, PostingKind};
@@ -48,16 +48,19 @@ pub(crate) fn accept(
     nonce: &NonceUse,
     o: &NewOrder,
 ) -> Result<AcceptOutcome, StoreError> {
-    match admit(db, nonce)? {
-        Admit::Yes => {}
-        Admit::NonceReplay => return Ok(AcceptOutcome::NonceReplay),
-        Admit::TooManyRequests => return Ok(AcceptOutcome::TooManyRequests),
-    }
     let delivery = o
         .delivery
         .as_ref()
         .map(|d| serde_json::to_string(d).map_err(|e| StoreError::Db(e.to_string())))
         .transpose()?;
+    if db.dialect() == Dialect::Postgres {
+        return accept_fused(db, nonce, o, delivery);
+    }
+    match admit(db, nonce)? {
+        Admit::Yes => {}
+        Admit::NonceReplay => return Ok(AcceptOutcome::NonceReplay),
+        Admit::TooManyRequests => return Ok(AcceptOutcome::TooManyRequests),
+    }
     let inserted = db.query_opt(
         "INSERT INTO orders (order_code, business_id, merchant_id, biz_code, product_type, status, fingerprint, \
            template_id, product_code, activity_id, open_id, mobile, app_id, amount, settlement, callback_url, \
@@ -88,13 +91,7 @@ pub(crate) fn accept(
         ],
     )?;
     let Some(row) = inserted else {
-        let existing = orders::by_biz_code(db, &o.business_id, &o.biz_code)?
-            .ok_or_else(|| StoreError::Db("bizCode conflict without an order".into()))?;
-        return Ok(if existing.fingerprint == o.fingerprint {
-            AcceptOutcome::Existing(existing)
-        } else {
-            AcceptOutcome::Conflict
-        });
+        return existing(db, o);
     };
     let id = row.int("id")?;
     // The overdraft check and the hold are one conditional statement: racing orders cannot pass
@@ -116,10 +113,7 @@ pub(crate) fn accept(
         &[o.settlement.0.into(), (&held).into()],
     )? != 1
     {
-        return Err(StoreError::Db(format!(
-            "ledger account missing for {}",
-            o.business_id
-        )));
+        return Err(missing_account(o));
     }
     ledger::record_posting(
         db,
@@ -130,6 +124,112 @@ pub(crate) fn accept(
         Some(id),
         o.created_at,
     )?;
+    insert_job(db, id, o)
+}
+
+/// PostgreSQL, where every statement is a round trip (intake was bound by them: ~1.4k orders/s
+/// with the server's CPU mostly idle): the nonce, the order row, the hold with its overdraft
+/// check and the hold's posting in one statement of data-modifying CTEs, each step only if the
+/// one before it happened; the same rules and the same outcomes as `accept`'s statements.
+fn accept_fused(
+    db: &mut dyn Db,
+    nonce: &NonceUse,
+    o: &NewOrder,
+    delivery: Option<String>,
+) -> Result<AcceptOutcome, StoreError> {
+    if !buckets::take(db, &business_bucket(&nonce.business_id), nonce.now)? {
+        return Ok(AcceptOutcome::TooManyRequests);
+    }
+    let (available, held) = (
+        ledger::account_id(&o.business_id, AccountKind::Available),
+        ledger::account_id(&o.business_id, AccountKind::Held),
+    );
+    let row = db.query_one(
+        "WITH n AS ( \
+           INSERT INTO nonces (business_id, nonce, expires_at) VALUES ($1, $2, $3::bigint) \
+           ON CONFLICT (business_id, nonce) DO UPDATE SET expires_at = excluded.expires_at \
+           WHERE nonces.expires_at <= $4::bigint RETURNING 1), \
+         o AS ( \
+           INSERT INTO orders (order_code, business_id, merchant_id, biz_code, product_type, status, fingerprint, \
+             template_id, product_code, activity_id, open_id, mobile, app_id, amount, settlement, callback_url, \
+             description, channel_account_id, version, created_at, updated_at, delivery) \
+           SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18::bigint, $19::bigint, $20, \
+             $21, $22, 1, $23::bigint, $23::bigint, $24 \
+           WHERE EXISTS (SELECT 1 FROM n) \
+           ON CONFLICT (business_id, biz_code) DO NOTHING RETURNING id), \
+         a AS ( \
+           UPDATE accounts SET balance = balance - $19::bigint \
+           WHERE id = $25 AND balance - $19::bigint >= -credit_line AND EXISTS (SELECT 1 FROM o) RETURNING 1), \
+         h AS ( \
+           UPDATE accounts SET balance = balance + $19::bigint WHERE id = $26 AND EXISTS (SELECT 1 FROM a) RETURNING 1), \
+         p AS ( \
+           INSERT INTO postings (kind, from_account, to_account, amount, order_id, created_at) \
+           SELECT $27, $25, $26, $19::bigint, o.id, $23::bigint FROM o WHERE EXISTS (SELECT 1 FROM a) RETURNING 1) \
+         SELECT (SELECT count(*) FROM n) AS nonce_ok, (SELECT id FROM o) AS id, \
+           (SELECT count(*) FROM a) AS taken, (SELECT count(*) FROM h) AS held, (SELECT count(*) FROM p) AS posted",
+        &[
+            nonce.business_id.as_str().into(),
+            (&nonce.nonce).into(),
+            (nonce.now + NONCE_TTL_MS).into(),
+            nonce.now.into(),
+            o.order_code.as_str().into(),
+            o.business_id.as_str().into(),
+            (&o.merchant_id).into(),
+            (&o.biz_code).into(),
+            o.product_type.as_str().into(),
+            OrderStatus::Processing.as_str().into(),
+            (&o.fingerprint).into(),
+            (&o.template_id).into(),
+            (&o.product_code).into(),
+            (&o.activity_id).into(),
+            (&o.open_id).into(),
+            (&o.mobile).into(),
+            (&o.app_id).into(),
+            Val::I(o.amount.map(|f| f.0)),
+            o.settlement.0.into(),
+            (&o.callback_url).into(),
+            (&o.description).into(),
+            o.channel_account_id.as_str().into(),
+            o.created_at.into(),
+            delivery.into(),
+            (&available).into(),
+            (&held).into(),
+            PostingKind::Hold.as_str().into(),
+        ],
+    )?;
+    if row.int("nonce_ok")? == 0 {
+        return Ok(AcceptOutcome::NonceReplay);
+    }
+    let Some(id) = row.opt_int("id")? else {
+        return existing(db, o);
+    };
+    if row.int("taken")? == 0 {
+        db.exec("DELETE FROM orders WHERE id = $1", &[id.into()])?;
+        return Ok(AcceptOutcome::Insufficient);
+    }
+    if row.int("held")? != 1 || row.int("posted")? != 1 {
+        return Err(missing_account(o));
+    }
+    insert_job(db, id, o)
+}
+
+/// The answer for a `bizCode` the business already used: the same order, or a conflict.
+fn existing(db: &mut dyn Db, o: &NewOrder) -> Result<AcceptOutcome, StoreError> {
+    let existing = orders::by_biz_code(db, &o.business_id, &o.biz_code)?
+        .ok_or_else(|| StoreError::Db("bizCode conflict without an order".into()))?;
+    Ok(if existing.fingerprint == o.fingerprint {
+        AcceptOutcome::Existing(existing)
+    } else {
+        AcceptOutcome::Conflict
+    })
+}
+
+fn missing_account(o: &NewOrder) -> StoreError {
+    StoreError::Db(format!("ledger account missing for {}", o.business_id))
+}
+
+/// The order's delivery job, ready now, under the upstream key derived from the order.
+fn insert_job(db: &mut dyn Db, id: i64, o: &NewOrder) -> Result<AcceptOutcome, StoreError> {
     let key = o.key_for(id);
     db.exec(
         "INSERT INTO jobs (order_id, channel_account_id, upstream_key, state, step, attempts, not_before, created_at, updated_at) \
