@@ -10,12 +10,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct BenchArgs {
     /// The running serve.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    #[arg(long, env = "RG_ADMIN_TOKEN")]
+    /// Its admin token (not needed with --suite).
+    #[arg(
+        long,
+        env = "RG_ADMIN_TOKEN",
+        default_value = "",
+        hide_default_value = true
+    )]
     admin_token: String,
     /// Orders per signing scheme.
     #[arg(long, default_value_t = 20_000)]
@@ -33,8 +39,17 @@ pub struct BenchArgs {
     /// With --wrk: seconds of load per scheme (give --requests enough orders for them).
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Everything in one run: a `serve` of its own on a fresh SQLite file and one on a fresh
+    /// PostgreSQL database (created on --postgres-url's server, dropped after), intake on each
+    /// (MD5 and RSA, with CPU and RSS), then bench-delivery (1800/min, grants/s, callbacks/s).
+    #[arg(long)]
+    suite: bool,
+    /// The PostgreSQL server --suite creates its database on.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    postgres_url: String,
 }
 
+mod suite;
 mod wrk;
 
 struct Signed {
@@ -43,6 +58,12 @@ struct Signed {
 }
 
 pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
+    if a.suite {
+        return suite::run(a).await;
+    }
+    if a.admin_token.is_empty() {
+        bail!("--admin-token (or RG_ADMIN_TOKEN) is needed to set up the bench merchant");
+    }
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(a.concurrency * 2)
         .build()?;

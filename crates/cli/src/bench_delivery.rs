@@ -22,6 +22,15 @@ pub struct Args {
     coupons: usize,
 }
 
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            red_packets: 1200,
+            coupons: 10_000,
+        }
+    }
+}
+
 const TOKEN: &str = "bench-delivery-token";
 const MD5_KEY: &str = "bench-delivery-md5-key-0001";
 

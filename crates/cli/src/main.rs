@@ -66,7 +66,10 @@ fn main() -> anyhow::Result<()> {
     let demo_log = matches!(cli.command, Command::Demo(_)).then(demo::log_path);
     // A benchmark's lines are its figures: the in-process server logs only warnings and errors
     // (unless RG_LOG asks otherwise).
-    let quiet = matches!(cli.command, Command::BenchDelivery(_) | Command::Prefill(_));
+    let quiet = matches!(
+        cli.command,
+        Command::BenchDelivery(_) | Command::Prefill(_) | Command::Bench(_)
+    );
     init_tracing(demo_log.as_deref(), if quiet { "warn" } else { "info" });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
