@@ -37,24 +37,19 @@ pub async fn run<W: Work>(
     let slots = Arc::new(Semaphore::new(concurrency));
     // Told each time a task ends (a permit is kept when no one waits, so none is missed).
     let ended = Arc::new(Notify::new());
-    let batch = (concurrency / 4).max(1);
     while !shutdown.is_cancelled() {
         crate::state::Heartbeats::beat(&heartbeat);
         work.round().await;
-        // Claim in batches: a claim is a write (one group commit), so claiming each time a
-        // single slot frees made the claim's latency the dispatcher's ceiling (~460 grants/s
-        // with the CPU idle, measured by bench-delivery). Wait for a quarter of the slots — but
-        // go round (and beat) at least every `idle`, so that slow work does not look like a
-        // stopped worker to `/readyz`, and then take whatever is free.
-        if slots.available_permits() < batch {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                p = slots.clone().acquire_many_owned(batch as u32) => drop(p),
-                _ = tokio::time::sleep(idle) => {}
-            }
-        }
         let free = slots.available_permits();
         if free == 0 {
+            // Every slot is busy: claim again as soon as one frees, not a tick later — but go
+            // round (and beat) at least every `idle`, so that slow work does not look like a
+            // stopped worker to `/readyz`.
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                p = slots.clone().acquire_owned() => drop(p),
+                _ = tokio::time::sleep(idle) => {}
+            }
             continue;
         }
         let claimed = work.claim(free).await;
