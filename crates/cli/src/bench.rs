@@ -61,6 +61,11 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
     if a.suite {
         return suite::run(a).await;
     }
+    intake(a).await.map(|_| ())
+}
+
+/// The intake bench against a running serve; the same run's plain GET rate.
+async fn intake(a: BenchArgs) -> anyhow::Result<f64> {
     if a.admin_token.is_empty() {
         bail!("--admin-token (or RG_ADMIN_TOKEN) is needed to set up the bench merchant");
     }
@@ -112,7 +117,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         }
         println!("  ratio to plain GET: {:.2}", r.rate() / get.rate());
     }
-    Ok(())
+    Ok(get.rate())
 }
 
 fn cores() -> usize {

@@ -34,7 +34,17 @@ impl Default for Args {
 const TOKEN: &str = "bench-delivery-token";
 const MD5_KEY: &str = "bench-delivery-md5-key-0001";
 
+/// What one run measured.
+pub struct Figures {
+    pub grants_per_s: f64,
+    pub callbacks_per_s: f64,
+}
+
 pub async fn run(a: Args) -> anyhow::Result<()> {
+    measure(a).await.map(|_| ())
+}
+
+pub async fn measure(a: Args) -> anyhow::Result<Figures> {
     let stop = CancellationToken::new();
     let _guard = stop.clone().drop_guard();
     let (sl, tl) = (
@@ -172,7 +182,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     );
     stop.cancel();
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    Ok(Figures {
+        grants_per_s: a.coupons as f64 / drained,
+        callbacks_per_s: a.coupons as f64 / sent,
+    })
 }
 
 /// Starts a `serve` on the bench database (the open API always; the dispatcher and the

@@ -41,7 +41,7 @@ pub(super) async fn run(
     md5_key: &str,
     key: &RsaPrivateKey,
     tag: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<f64> {
     if Command::new("wrk").arg("--version").output().is_err() {
         bail!("--wrk needs wrk on the PATH (apt install wrk)");
     }
@@ -117,7 +117,7 @@ pub(super) async fn run(
         println!("server peak RSS: {:.1} MiB", kib as f64 / 1024.0);
     }
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    Ok(get.rate())
 }
 
 fn ms(us: u64) -> f64 {
