@@ -99,12 +99,7 @@ pub async fn measure(a: Args) -> anyhow::Result<Figures> {
     let skip = 30.min(at.len() / 4);
     let span = (at[at.len() - 1] - at[skip]) as f64 / 60_000.0;
     let per_min = (at.len() - 1 - skip) as f64 / span;
-    let stats: Value = http
-        .get(format!("{sandbox}/sandbox/v1/stats"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let stats = sandbox_stats(&http, &sandbox).await?;
     let limited = stats["refusals"]["SECOND_OVER_LIMITED"]
         .as_u64()
         .unwrap_or(0);
@@ -143,12 +138,7 @@ pub async fn measure(a: Args) -> anyhow::Result<Figures> {
     // The last outcomes are written just after the sandbox counts their grants.
     tokio::time::sleep(Duration::from_secs(2)).await;
     worker.cancel();
-    let stats: Value = http
-        .get(format!("{sandbox}/sandbox/v1/stats"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let stats = sandbox_stats(&http, &sandbox).await?;
     println!(
         "coupons, no limit: the backlog of {} granted in {drained:.2}s = {:.0} grants/s (upstream refusals: {})",
         a.coupons,
@@ -186,6 +176,16 @@ pub async fn measure(a: Args) -> anyhow::Result<Figures> {
         grants_per_s: a.coupons as f64 / drained,
         callbacks_per_s: a.coupons as f64 / sent,
     })
+}
+
+/// The sandbox's refusal counts.
+async fn sandbox_stats(http: &reqwest::Client, sandbox: &str) -> anyhow::Result<Value> {
+    Ok(http
+        .get(format!("{sandbox}/sandbox/v1/stats"))
+        .send()
+        .await?
+        .json()
+        .await?)
 }
 
 /// Starts a `serve` on the bench database (the open API always; the dispatcher and the

@@ -67,28 +67,7 @@ pub(crate) fn accept(
            description, channel_account_id, version, created_at, updated_at, delivery) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1, $19, $19, $20) \
          ON CONFLICT (business_id, biz_code) DO NOTHING RETURNING id",
-        &[
-            o.order_code.as_str().into(),
-            o.business_id.as_str().into(),
-            (&o.merchant_id).into(),
-            (&o.biz_code).into(),
-            o.product_type.as_str().into(),
-            OrderStatus::Processing.as_str().into(),
-            (&o.fingerprint).into(),
-            (&o.template_id).into(),
-            (&o.product_code).into(),
-            (&o.activity_id).into(),
-            (&o.open_id).into(),
-            (&o.mobile).into(),
-            (&o.app_id).into(),
-            Val::I(o.amount.map(|f| f.0)),
-            o.settlement.0.into(),
-            (&o.callback_url).into(),
-            (&o.description).into(),
-            o.channel_account_id.as_str().into(),
-            o.created_at.into(),
-            delivery.into(),
-        ],
+        &order_row(o, delivery),
     )?;
     let Some(row) = inserted else {
         return existing(db, o);
@@ -168,34 +147,20 @@ fn accept_fused(
          SELECT (SELECT count(*) FROM n) AS nonce_ok, (SELECT id FROM o) AS id, \
            (SELECT count(*) FROM a) AS taken, (SELECT count(*) FROM h) AS held, (SELECT count(*) FROM p) AS posted",
         &[
-            nonce.business_id.as_str().into(),
-            (&nonce.nonce).into(),
-            (nonce.now + NONCE_TTL_MS).into(),
-            nonce.now.into(),
-            o.order_code.as_str().into(),
-            o.business_id.as_str().into(),
-            (&o.merchant_id).into(),
-            (&o.biz_code).into(),
-            o.product_type.as_str().into(),
-            OrderStatus::Processing.as_str().into(),
-            (&o.fingerprint).into(),
-            (&o.template_id).into(),
-            (&o.product_code).into(),
-            (&o.activity_id).into(),
-            (&o.open_id).into(),
-            (&o.mobile).into(),
-            (&o.app_id).into(),
-            Val::I(o.amount.map(|f| f.0)),
-            o.settlement.0.into(),
-            (&o.callback_url).into(),
-            (&o.description).into(),
-            o.channel_account_id.as_str().into(),
-            o.created_at.into(),
-            delivery.into(),
-            (&available).into(),
-            (&held).into(),
-            PostingKind::Hold.as_str().into(),
-        ],
+            vec![
+                nonce.business_id.as_str().into(),
+                (&nonce.nonce).into(),
+                (nonce.now + NONCE_TTL_MS).into(),
+                nonce.now.into(),
+            ],
+            order_row(o, delivery),
+            vec![
+                (&available).into(),
+                (&held).into(),
+                PostingKind::Hold.as_str().into(),
+            ],
+        ]
+        .concat(),
     )?;
     if row.int("nonce_ok")? == 0 {
         return Ok(AcceptOutcome::NonceReplay);
@@ -211,6 +176,33 @@ fn accept_fused(
         return Err(missing_account(o));
     }
     insert_job(db, id, o)
+}
+
+/// The order row's values, in the column order both intake statements list them (20: the
+/// statements use `created_at` for `updated_at` too).
+fn order_row(o: &NewOrder, delivery: Option<String>) -> Vec<Val> {
+    vec![
+        o.order_code.as_str().into(),
+        o.business_id.as_str().into(),
+        (&o.merchant_id).into(),
+        (&o.biz_code).into(),
+        o.product_type.as_str().into(),
+        OrderStatus::Processing.as_str().into(),
+        (&o.fingerprint).into(),
+        (&o.template_id).into(),
+        (&o.product_code).into(),
+        (&o.activity_id).into(),
+        (&o.open_id).into(),
+        (&o.mobile).into(),
+        (&o.app_id).into(),
+        Val::I(o.amount.map(|f| f.0)),
+        o.settlement.0.into(),
+        (&o.callback_url).into(),
+        (&o.description).into(),
+        o.channel_account_id.as_str().into(),
+        o.created_at.into(),
+        delivery.into(),
+    ]
 }
 
 /// The answer for a `bizCode` the business already used: the same order, or a conflict.
