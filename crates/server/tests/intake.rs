@@ -718,3 +718,144 @@ async fn too_many_requests(b: Backend) {
     app.stop().await;
 }
 both_backends!(over_the_business_rate_is_42901, too_many_requests);
+
+/// Posts every (body, signer) at once; the answers in the same order.
+async fn burst(app: &TestApp, reqs: Vec<(Value, Sign)>) -> Vec<Value> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (body, sign)) in reqs.into_iter().enumerate() {
+        let (http, base) = (app.http.clone(), app.base.clone());
+        set.spawn(async move {
+            let body = body.to_string();
+            let mut rb = http.post(format!("{base}{RP}"));
+            for (k, v) in sign.headers(&body) {
+                rb = rb.header(k, v);
+            }
+            let v = rb.body(body).send().await.unwrap().json::<Value>().await;
+            (i, v.unwrap())
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        out.push(r.unwrap());
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, v)| v).collect()
+}
+
+/// Orders arriving together are taken in together (one batch per business on the writer): a
+/// burst that mixes every outcome — fresh orders, more than the balance holds, one nonce used by
+/// several requests, one bizCode with two different requests — answers each as it would alone.
+async fn mixed_burst(b: Backend) {
+    let db = TestDb::new(b);
+    let app = spawn_app(&db.url).await;
+    setup_catalog(&app).await;
+    // Room for exactly 20 orders of 1.01 (1 yuan + 1 % fee).
+    app.topup("B1", json!(20.20), "t1").await;
+    let mut reqs = Vec::new();
+    for i in 0..30 {
+        reqs.push((red_packet(&format!("f{i}"), json!(1)), Sign::md5("B1")));
+    }
+    for i in 0..8 {
+        let s = Sign::md5("B1").with_nonce("one-nonce-for-eight");
+        reqs.push((red_packet(&format!("n{i}"), json!(1)), s));
+    }
+    reqs.push((red_packet("twice", json!(1)), Sign::md5("B1")));
+    reqs.push((red_packet("twice", json!(2)), Sign::rsa("B1")));
+    let answers = burst(&app, reqs.clone()).await;
+
+    let status = |v: &Value| v["status"].as_i64().unwrap();
+    let replays = answers[30..38]
+        .iter()
+        .filter(|v| status(v) == 40103)
+        .count();
+    assert_eq!(replays, 7, "one request gets the nonce: {answers:?}");
+    let twice: Vec<i64> = answers[38..].iter().map(status).collect();
+    assert!(
+        twice.contains(&40901) || twice.contains(&40201),
+        "one bizCode, two requests: {twice:?}"
+    );
+    let created: std::collections::HashSet<String> = answers
+        .iter()
+        .filter(|v| status(v) == 200)
+        .map(|v| v["data"]["orderCode"].as_str().unwrap().to_string())
+        .collect();
+    let total: i64 = answers
+        .iter()
+        .zip(&reqs)
+        .filter(|(v, _)| status(v) == 200)
+        .map(|(_, (body, _))| body["spec"].as_i64().unwrap() * 101)
+        .sum();
+    for (v, (body, _)) in answers.iter().zip(&reqs) {
+        assert!(
+            matches!(status(v), 200 | 40103 | 40201 | 40901),
+            "{v}"
+        );
+        if status(v) == 40201 {
+            // Refused for the balance: nothing of it stored, its bizCode still free.
+            let info = app
+                .call(
+                    "/v1/openapi/order/info",
+                    &json!({"merchantId": "M1", "businessId": "B1", "bizCode": body["bizCode"]}),
+                    &Sign::md5("B1"),
+                )
+                .await;
+            if body["bizCode"] != "twice" {
+                assert_eq!(info["status"], 40401, "{info}");
+            }
+        }
+    }
+    assert!(created.len() >= 19, "the balance is used up: {answers:?}");
+    let bal = app
+        .call(
+            "/v1/openapi/merchant/business/balance",
+            &json!({"merchantId": "M1", "businessId": "B1"}),
+            &Sign::md5("B1"),
+        )
+        .await;
+    assert_eq!(
+        (bal["data"]["frozen"].as_f64().unwrap() * 100.0).round() as i64,
+        total,
+        "every accepted order held once, nothing else: {bal}"
+    );
+    assert!(bal["data"]["amount"].as_f64().unwrap() >= 0.0, "{bal}");
+    assert!(bal["data"]["amount"].as_f64().unwrap() < 1.01, "{bal}");
+    app.assert_ledger_balanced().await;
+
+    // The business's request limit over a burst: a token per order in arrival order, and a
+    // refused order stores nothing.
+    app.put(
+        "/businesses/B2",
+        json!({"merchantId": "M1", "name": "limited", "md5Key": MD5_KEY, "requestsPerSecond": 3}),
+    )
+    .await;
+    app.topup("B2", json!(100), "t2").await;
+    let reqs: Vec<(Value, Sign)> = (0..24)
+        .map(|i| {
+            let mut b = red_packet(&format!("l{i}"), json!(1));
+            b["businessId"] = json!("B2");
+            (b, Sign::md5("B2"))
+        })
+        .collect();
+    let answers = burst(&app, reqs).await;
+    let ok = answers.iter().filter(|v| status(v) == 200).count();
+    let limited = answers.iter().filter(|v| status(v) == 42901).count();
+    assert_eq!(ok + limited, 24, "{answers:?}");
+    assert!((3..=6).contains(&ok), "3 a second with a burst of 3: {ok}");
+    // The balance query is a signed request too: after the bucket refills.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let bal = app
+        .call(
+            "/v1/openapi/merchant/business/balance",
+            &json!({"merchantId": "M1", "businessId": "B2"}),
+            &Sign::md5("B2"),
+        )
+        .await;
+    assert_eq!(
+        (bal["data"]["frozen"].as_f64().unwrap() * 100.0).round() as i64,
+        101 * ok as i64,
+        "{bal}"
+    );
+    app.assert_ledger_balanced().await;
+    app.stop().await;
+}
+both_backends!(a_burst_mixing_every_outcome, mixed_burst);

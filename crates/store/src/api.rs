@@ -17,9 +17,7 @@ impl Store {
         nonce: NonceUse,
         order: NewOrder,
     ) -> Result<AcceptOutcome, StoreError> {
-        let key = order.business_id.to_string();
-        self.write_for(&key, move |db| sql::intake::accept(db, &nonce, &order))
-            .await
+        self.writer.accept(nonce, order).await
     }
 
     /// The business's request limit, then the nonce (signed reads).

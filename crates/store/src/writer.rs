@@ -5,8 +5,9 @@
 //! a database error is rolled back to its own savepoint while the rest of the batch commits (a
 //! retryable error is then run again alone). Only a batch that cannot commit is rerun op by op.
 
-use crate::StoreError;
 use crate::db::Db;
+use crate::{AcceptOutcome, NonceUse, StoreError};
+use rewardgate_core::order::NewOrder;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -23,6 +24,36 @@ pub(crate) trait WriteOp: Send {
     fn apply(&mut self, db: &mut dyn Db) -> Result<(), StoreError>;
     /// Hands the kept result to the caller once the transaction committed, or the error.
     fn complete(self: Box<Self>, outcome: Result<(), StoreError>);
+    /// An order intake, which the writer takes in together with its neighbours in the batch.
+    fn intake(&mut self) -> Option<&mut IntakeOp> {
+        None
+    }
+}
+
+/// Taking an order in (`intake::accept`, or with its neighbours `intake::accept_batch`).
+pub(crate) struct IntakeOp {
+    nonce: NonceUse,
+    order: NewOrder,
+    out: Option<AcceptOutcome>,
+    reply: oneshot::Sender<Result<AcceptOutcome, StoreError>>,
+}
+
+impl WriteOp for IntakeOp {
+    fn apply(&mut self, db: &mut dyn Db) -> Result<(), StoreError> {
+        self.out = Some(crate::sql::intake::accept(db, &self.nonce, &self.order)?);
+        Ok(())
+    }
+    fn complete(mut self: Box<Self>, outcome: Result<(), StoreError>) {
+        let r = outcome.and_then(|_| {
+            self.out
+                .take()
+                .ok_or_else(|| StoreError::Db("no result".into()))
+        });
+        let _ = self.reply.send(r);
+    }
+    fn intake(&mut self) -> Option<&mut IntakeOp> {
+        Some(self)
+    }
 }
 
 struct FnOp<F, R> {
@@ -109,11 +140,32 @@ impl Writer {
         F: FnMut(&mut dyn Db) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        // FNV-1a: stable across processes and cheap.
+        self.send(self.owner(key), f).await
+    }
+
+    /// Takes an order in on the writer that owns its business.
+    pub async fn accept(
+        &self,
+        nonce: NonceUse,
+        order: NewOrder,
+    ) -> Result<AcceptOutcome, StoreError> {
+        let i = self.owner(order.business_id.as_str());
+        let (reply, rx) = oneshot::channel();
+        let op = IntakeOp {
+            nonce,
+            order,
+            out: None,
+            reply,
+        };
+        self.submit(i, Box::new(op), rx).await
+    }
+
+    /// The writer that owns `key`. FNV-1a: stable across processes and cheap.
+    fn owner(&self, key: &str) -> usize {
         let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
-        self.send((h % self.txs.len() as u64) as usize, f).await
+        (h % self.txs.len() as u64) as usize
     }
 
     async fn send<R, F>(&self, i: usize, f: F) -> Result<R, StoreError>
@@ -122,12 +174,22 @@ impl Writer {
         R: Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
+        let op = FnOp {
+            f,
+            out: None,
+            reply,
+        };
+        self.submit(i, Box::new(op), rx).await
+    }
+
+    async fn submit<R>(
+        &self,
+        i: usize,
+        op: Box<dyn WriteOp>,
+        rx: oneshot::Receiver<Result<R, StoreError>>,
+    ) -> Result<R, StoreError> {
         self.txs[i]
-            .send(Box::new(FnOp {
-                f,
-                out: None,
-                reply,
-            }))
+            .send(op)
             .await
             .map_err(|_| StoreError::Db("the writer has stopped".into()))?;
         rx.await
@@ -207,24 +269,64 @@ fn run_batch(db: &mut dyn Db, mut batch: Vec<Box<dyn WriteOp>>) {
 }
 
 /// One transaction with a savepoint per operation: an operation's error undoes that operation
-/// alone. The errors by position, once committed; an error of the transaction itself otherwise.
+/// alone. A run of order intakes goes in together under one savepoint (`intake::accept_batch`);
+/// should that fail, its orders go one by one like the rest. The errors by position, once
+/// committed; an error of the transaction itself otherwise.
 fn with_savepoints(
     db: &mut dyn Db,
     batch: &mut [Box<dyn WriteOp>],
 ) -> Result<Vec<Option<StoreError>>, StoreError> {
     db.begin()?;
-    let mut failed = Vec::with_capacity(batch.len());
-    let last = batch.len().saturating_sub(1);
-    statements(db, &["SAVEPOINT op"])?;
-    for (i, op) in batch.iter_mut().enumerate() {
+    let n = batch.len();
+    // The operations still to run one by one: all but the intakes a run answered.
+    let mut alone: Vec<usize> = Vec::with_capacity(n);
+    let mut i = 0;
+    while i < n {
+        let end = (i..n).find(|&j| batch[j].intake().is_none()).unwrap_or(n);
+        if end - i < 2 {
+            alone.push(i);
+            i += 1;
+            continue;
+        }
+        let mut run: Vec<&mut IntakeOp> = batch[i..end]
+            .iter_mut()
+            .filter_map(|op| op.intake())
+            .collect();
+        statements(db, &["SAVEPOINT run"])?;
+        let items: Vec<(&NonceUse, &NewOrder)> =
+            run.iter().map(|op| (&op.nonce, &op.order)).collect();
+        match crate::sql::intake::accept_batch(db, &items) {
+            Ok(outs) => {
+                statements(db, &["RELEASE SAVEPOINT run"])?;
+                for (k, (op, out)) in run.iter_mut().zip(outs).enumerate() {
+                    if out.is_none() {
+                        alone.push(i + k);
+                    }
+                    op.out = out;
+                }
+            }
+            Err(e) => {
+                if db.is_broken() {
+                    return Err(e);
+                }
+                tracing::debug!(error = %e, "a run of intakes failed together; taking them one by one");
+                statements(db, &["ROLLBACK TO SAVEPOINT run", "RELEASE SAVEPOINT run"])?;
+                alone.extend(i..end);
+            }
+        }
+        i = end;
+    }
+    let mut failed: Vec<Option<StoreError>> = (0..n).map(|_| None).collect();
+    let last = alone.len().saturating_sub(1);
+    if !alone.is_empty() {
+        statements(db, &["SAVEPOINT op"])?;
+    }
+    for (k, &i) in alone.iter().enumerate() {
         // The next operation's savepoint goes with this one's release: one round trip less an
         // operation on PostgreSQL.
-        let next: &[&str] = if i == last { &[] } else { &["SAVEPOINT op"] };
-        match op.apply(db) {
-            Ok(()) => {
-                statements(db, &[&["RELEASE SAVEPOINT op"], next].concat())?;
-                failed.push(None);
-            }
+        let next: &[&str] = if k == last { &[] } else { &["SAVEPOINT op"] };
+        match batch[i].apply(db) {
+            Ok(()) => statements(db, &[&["RELEASE SAVEPOINT op"], next].concat())?,
             Err(e) => {
                 if db.is_broken() {
                     return Err(e);
@@ -233,7 +335,7 @@ fn with_savepoints(
                     db,
                     &[&["ROLLBACK TO SAVEPOINT op", "RELEASE SAVEPOINT op"], next].concat(),
                 )?;
-                failed.push(Some(e));
+                failed[i] = Some(e);
             }
         }
     }

@@ -22,6 +22,9 @@ pub enum Dialect {
 pub enum Val {
     I(Option<i64>),
     T(Option<String>),
+    /// Arrays, for one statement over many rows (`UNNEST`); PostgreSQL only.
+    IA(Vec<Option<i64>>),
+    TA(Vec<Option<String>>),
 }
 
 impl From<i64> for Val {
@@ -84,6 +87,7 @@ impl Row {
                 .parse()
                 .map(Some)
                 .map_err(|_| StoreError::Db(format!("column {name} is not an integer: {s:?}"))),
+            Val::IA(_) | Val::TA(_) => Err(StoreError::Db(format!("column {name} is an array"))),
         }
     }
     pub fn int(&self, name: &str) -> Result<i64, StoreError> {
@@ -97,6 +101,7 @@ impl Row {
             Val::I(Some(n)) => Err(StoreError::Db(format!(
                 "column {name} is an integer ({n}), text expected"
             ))),
+            Val::IA(_) | Val::TA(_) => Err(StoreError::Db(format!("column {name} is an array"))),
         }
     }
     pub fn text(&self, name: &str) -> Result<String, StoreError> {

@@ -115,6 +115,8 @@ impl postgres::types::ToSql for Val {
             Val::I(Some(v)) if *ty == Type::INT4 => (*v as i32).to_sql(ty, out),
             Val::I(Some(v)) => v.to_sql(ty, out),
             Val::T(Some(s)) => s.to_sql(ty, out),
+            Val::IA(v) => v.to_sql(ty, out),
+            Val::TA(v) => v.to_sql(ty, out),
         }
     }
     fn accepts(_: &postgres::types::Type) -> bool {

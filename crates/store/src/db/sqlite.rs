@@ -113,7 +113,12 @@ impl rusqlite::ToSql for Val {
         Ok(match self {
             Val::I(Some(v)) => ToSqlOutput::Owned(Value::Integer(*v)),
             Val::T(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-            _ => ToSqlOutput::Owned(Value::Null),
+            Val::I(None) | Val::T(None) => ToSqlOutput::Owned(Value::Null),
+            Val::IA(_) | Val::TA(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "arrays are PostgreSQL-only parameters".into(),
+                ));
+            }
         })
     }
 }

@@ -33,6 +33,16 @@ pub(crate) fn set(
 
 /// Takes one token from the bucket if it has one (no bucket: unlimited).
 pub(crate) fn take(db: &mut dyn Db, bucket: &str, now: i64) -> Result<bool, StoreError> {
+    Ok(take_each(db, bucket, &[now])?[0])
+}
+
+/// One token for each request, in their order, at their times: which of them got one. The row is
+/// read and written once, whatever the number of requests (a batch of orders).
+pub(crate) fn take_each(
+    db: &mut dyn Db,
+    bucket: &str,
+    nows: &[i64],
+) -> Result<Vec<bool>, StoreError> {
     let lock = if db.dialect() == Dialect::Postgres {
         " FOR UPDATE"
     } else {
@@ -44,19 +54,25 @@ pub(crate) fn take(db: &mut dyn Db, bucket: &str, now: i64) -> Result<bool, Stor
         ),
         &[bucket.into()],
     )?;
-    let Some(r) = row else { return Ok(true) };
+    let Some(r) = row else {
+        return Ok(vec![true; nows.len()]);
+    };
     let rate = Rate {
         per_minute: r.int("rate_per_minute")?,
         capacity: r.int("capacity")?,
     };
-    let (units, took) = rate.take(r.int("units")?, r.int("refilled_at")?, now);
+    let (mut units, mut refilled_at) = (r.int("units")?, r.int("refilled_at")?);
+    let took = nows
+        .iter()
+        .map(|&now| {
+            let (left, took) = rate.take(units, refilled_at, now);
+            (units, refilled_at) = (left, now.max(refilled_at));
+            took
+        })
+        .collect();
     db.exec(
         "UPDATE rate_buckets SET units = $1, refilled_at = $2 WHERE channel_account_id = $3",
-        &[
-            units.into(),
-            now.max(r.int("refilled_at")?).into(),
-            bucket.into(),
-        ],
+        &[units.into(), refilled_at.into(), bucket.into()],
     )?;
     Ok(took)
 }

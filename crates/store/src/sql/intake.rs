@@ -48,11 +48,7 @@ pub(crate) fn accept(
     nonce: &NonceUse,
     o: &NewOrder,
 ) -> Result<AcceptOutcome, StoreError> {
-    let delivery = o
-        .delivery
-        .as_ref()
-        .map(|d| serde_json::to_string(d).map_err(|e| StoreError::Db(e.to_string())))
-        .transpose()?;
+    let delivery = delivery_json(o)?;
     if db.dialect() == Dialect::Postgres {
         return accept_fused(db, nonce, o, delivery);
     }
@@ -61,14 +57,7 @@ pub(crate) fn accept(
         Admit::NonceReplay => return Ok(AcceptOutcome::NonceReplay),
         Admit::TooManyRequests => return Ok(AcceptOutcome::TooManyRequests),
     }
-    let inserted = db.query_opt(
-        "INSERT INTO orders (order_code, business_id, merchant_id, biz_code, product_type, status, fingerprint, \
-           template_id, product_code, activity_id, open_id, mobile, app_id, amount, settlement, callback_url, \
-           description, channel_account_id, version, created_at, updated_at, delivery) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1, $19, $19, $20) \
-         ON CONFLICT (business_id, biz_code) DO NOTHING RETURNING id",
-        &order_row(o, delivery),
-    )?;
+    let inserted = db.query_opt(INSERT_ORDER, &order_row(o, delivery))?;
     let Some(row) = inserted else {
         return existing(db, o);
     };
@@ -178,6 +167,14 @@ fn accept_fused(
     insert_job(db, id, o)
 }
 
+/// The order's delivery mode as stored.
+fn delivery_json(o: &NewOrder) -> Result<Option<String>, StoreError> {
+    o.delivery
+        .as_ref()
+        .map(|d| serde_json::to_string(d).map_err(|e| StoreError::Db(e.to_string())))
+        .transpose()
+}
+
 /// The order row's values, in the column order both intake statements list them (20: the
 /// statements use `created_at` for `updated_at` too).
 fn order_row(o: &NewOrder, delivery: Option<String>) -> Vec<Val> {
@@ -220,19 +217,299 @@ fn missing_account(o: &NewOrder) -> StoreError {
     StoreError::Db(format!("ledger account missing for {}", o.business_id))
 }
 
+/// One order row (SQLite's intake; `order_row`'s values).
+const INSERT_ORDER: &str = "INSERT INTO orders (order_code, business_id, merchant_id, biz_code, product_type, status, fingerprint, \
+       template_id, product_code, activity_id, open_id, mobile, app_id, amount, settlement, callback_url, \
+       description, channel_account_id, version, created_at, updated_at, delivery) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1, $19, $19, $20) \
+     ON CONFLICT (business_id, biz_code) DO NOTHING RETURNING id";
+
 /// The order's delivery job, ready now, under the upstream key derived from the order.
 fn insert_job(db: &mut dyn Db, id: i64, o: &NewOrder) -> Result<AcceptOutcome, StoreError> {
     let key = o.key_for(id);
+    write_job(db, id, o, &key)?;
+    Ok(AcceptOutcome::Created(o.stored(id, key)))
+}
+
+fn write_job(db: &mut dyn Db, id: i64, o: &NewOrder, key: &str) -> Result<(), StoreError> {
     db.exec(
         "INSERT INTO jobs (order_id, channel_account_id, upstream_key, state, step, attempts, not_before, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 'SEND', 0, $5, $5, $5)",
         &[
             id.into(),
             o.channel_account_id.as_str().into(),
-            (&key).into(),
+            key.into(),
             JobState::Ready.as_str().into(),
             o.created_at.into(),
         ],
     )?;
-    Ok(AcceptOutcome::Created(o.stored(id, key)))
+    Ok(())
+}
+
+/// Takes in a run of orders together (the writer's batch): the same rules and outcomes as
+/// `accept` for each of them in their order, with the per-business work done once — one read
+/// and one write of a business's request bucket, one locked read of its balance with the
+/// admissions decided in memory in arrival order, one update of its two accounts — and, on
+/// PostgreSQL, each kind of row (nonces, orders, postings, jobs) written by one statement over
+/// arrays. `None` for an order that repeats an earlier one's nonce or `bizCode` in the run: the
+/// caller takes it in alone afterwards, so that it meets the earlier one's rows.
+pub(crate) fn accept_batch(
+    db: &mut dyn Db,
+    items: &[(&NonceUse, &NewOrder)],
+) -> Result<Vec<Option<AcceptOutcome>>, StoreError> {
+    use std::collections::{BTreeMap, HashMap, HashSet};
+    let mut out: Vec<Option<AcceptOutcome>> = items.iter().map(|_| None).collect();
+    // Repeats within the run go alone; so does an order whose nonce names another business.
+    let (mut nonces, mut codes) = (HashSet::new(), HashSet::new());
+    let mut live: Vec<usize> = Vec::with_capacity(items.len());
+    for (i, (n, o)) in items.iter().enumerate() {
+        let fresh_nonce = nonces.insert((n.business_id.as_str(), n.nonce.as_str()));
+        let fresh_code = codes.insert((o.business_id.as_str(), o.biz_code.as_str()));
+        if fresh_nonce && fresh_code && n.business_id == o.business_id {
+            live.push(i);
+        }
+    }
+    // Sorted, so that concurrent batches lock businesses' rows in one order.
+    let by_business = |live: &[usize]| {
+        let mut m: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for &i in live {
+            m.entry(items[i].1.business_id.as_str())
+                .or_default()
+                .push(i);
+        }
+        m
+    };
+
+    // The business's request bucket, one token an order in arrival order.
+    let mut admitted = Vec::with_capacity(live.len());
+    for (business, idx) in by_business(&live) {
+        let nows: Vec<i64> = idx.iter().map(|&i| items[i].0.now).collect();
+        let took = buckets::take_each(db, &business_bucket(business), &nows)?;
+        for (i, took) in idx.into_iter().zip(took) {
+            if took {
+                admitted.push(i);
+            } else {
+                out[i] = Some(AcceptOutcome::TooManyRequests);
+            }
+        }
+    }
+    admitted.sort_unstable();
+    let live = admitted;
+
+    // Nonces.
+    let fresh: Vec<bool> = if db.dialect() == Dialect::Postgres {
+        let col = |f: fn(&NonceUse) -> Val| live.iter().map(|&i| f(items[i].0)).collect();
+        let now = live.iter().map(|&i| items[i].0.now).max().unwrap_or(0);
+        let used: HashSet<(String, String)> = db
+            .query(
+                "INSERT INTO nonces (business_id, nonce, expires_at) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) \
+                 ON CONFLICT (business_id, nonce) DO UPDATE SET expires_at = excluded.expires_at \
+                 WHERE nonces.expires_at <= $4 RETURNING business_id, nonce",
+                &[
+                    column(col(|n| n.business_id.as_str().into())),
+                    column(col(|n| (&n.nonce).into())),
+                    column(col(|n| (n.now + NONCE_TTL_MS).into())),
+                    now.into(),
+                ],
+            )?
+            .iter()
+            .map(|r| Ok((r.text("business_id")?, r.text("nonce")?)))
+            .collect::<Result<_, StoreError>>()?;
+        live.iter()
+            .map(|&i| {
+                let n = items[i].0;
+                used.contains(&(n.business_id.to_string(), n.nonce.clone()))
+            })
+            .collect()
+    } else {
+        live.iter()
+            .map(|&i| use_nonce(db, items[i].0))
+            .collect::<Result<_, _>>()?
+    };
+    let mut nonce_ok = Vec::with_capacity(live.len());
+    for (i, ok) in live.into_iter().zip(fresh) {
+        if ok {
+            nonce_ok.push(i);
+        } else {
+            out[i] = Some(AcceptOutcome::NonceReplay);
+        }
+    }
+    let live = nonce_ok;
+
+    // Order rows; a bizCode the business already used answers with that order or a conflict.
+    let mut rows = Vec::with_capacity(live.len());
+    for &i in &live {
+        rows.push(order_row(items[i].1, delivery_json(items[i].1)?));
+    }
+    let ids: Vec<Option<i64>> = if db.dialect() == Dialect::Postgres && !rows.is_empty() {
+        let cols = (0..rows[0].len())
+            .map(|k| column(rows.iter().map(|r| r[k].clone()).collect()))
+            .collect::<Vec<_>>();
+        let got: HashMap<(String, String), i64> = db
+            .query(
+                "INSERT INTO orders (order_code, business_id, merchant_id, biz_code, product_type, status, fingerprint, \
+                   template_id, product_code, activity_id, open_id, mobile, app_id, amount, settlement, callback_url, \
+                   description, channel_account_id, version, created_at, updated_at, delivery) \
+                 SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, 1, c19, c19, c20 \
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                   $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], \
+                   $15::bigint[], $16::text[], $17::text[], $18::text[], $19::bigint[], $20::text[]) \
+                   AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20) \
+                 ON CONFLICT (business_id, biz_code) DO NOTHING RETURNING id, business_id, biz_code",
+                &cols,
+            )?
+            .iter()
+            .map(|r| Ok(((r.text("business_id")?, r.text("biz_code")?), r.int("id")?)))
+            .collect::<Result<_, StoreError>>()?;
+        live.iter()
+            .map(|&i| {
+                let o = items[i].1;
+                got.get(&(o.business_id.to_string(), o.biz_code.clone()))
+                    .copied()
+            })
+            .collect()
+    } else {
+        rows.into_iter()
+            .map(|r| {
+                db.query_opt(INSERT_ORDER, &r)?
+                    .map(|r| r.int("id"))
+                    .transpose()
+            })
+            .collect::<Result<_, StoreError>>()?
+    };
+    let mut inserted: Vec<(usize, i64)> = Vec::with_capacity(live.len());
+    for (i, id) in live.into_iter().zip(ids) {
+        match id {
+            Some(id) => inserted.push((i, id)),
+            None => out[i] = Some(existing(db, items[i].1)?),
+        }
+    }
+
+    // The balance: read under lock once a business, each order held while it still fits above
+    // -creditLine (the rule `accept`'s conditional update applies), one update of both accounts.
+    let mut held: Vec<(usize, i64)> = Vec::with_capacity(inserted.len());
+    let ids: HashMap<usize, i64> = inserted.iter().copied().collect();
+    let lock = if db.dialect() == Dialect::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    for (business, idx) in by_business(&inserted.iter().map(|p| p.0).collect::<Vec<_>>()) {
+        let o = items[idx[0]].1;
+        let (available, held_account) = (
+            ledger::account_id(&o.business_id, AccountKind::Available),
+            ledger::account_id(&o.business_id, AccountKind::Held),
+        );
+        let row = db
+            .query_opt(
+                &format!("SELECT balance, credit_line FROM accounts WHERE id = $1{lock}"),
+                &[(&available).into()],
+            )?
+            .ok_or_else(|| missing_account(o))?;
+        let (mut balance, floor) = (row.int("balance")?, -row.int("credit_line")?);
+        let mut total = 0i64;
+        for i in idx {
+            let amount = items[i].1.settlement.0;
+            if balance - amount >= floor {
+                balance -= amount;
+                total += amount;
+                held.push((i, ids[&i]));
+            } else {
+                db.exec("DELETE FROM orders WHERE id = $1", &[ids[&i].into()])?;
+                out[i] = Some(AcceptOutcome::Insufficient);
+            }
+        }
+        if total > 0
+            && db.exec(
+                "UPDATE accounts SET balance = balance + (CASE WHEN id = $1 THEN -1 ELSE 1 END) * $2::bigint \
+                 WHERE id = $1 OR id = $3",
+                &[(&available).into(), total.into(), (&held_account).into()],
+            )? != 2
+        {
+            return Err(StoreError::Db(format!(
+                "ledger account missing for {business}"
+            )));
+        }
+    }
+    held.sort_unstable();
+
+    // Postings and delivery jobs.
+    let keys: Vec<String> = held.iter().map(|&(i, id)| items[i].1.key_for(id)).collect();
+    if db.dialect() == Dialect::Postgres && !held.is_empty() {
+        let col = |f: &dyn Fn(&NewOrder, i64) -> Val| {
+            column(held.iter().map(|&(i, id)| f(items[i].1, id)).collect())
+        };
+        let available = |o: &NewOrder| ledger::account_id(&o.business_id, AccountKind::Available);
+        let held_account = |o: &NewOrder| ledger::account_id(&o.business_id, AccountKind::Held);
+        let row = db.query_one(
+            "WITH p AS ( \
+               INSERT INTO postings (kind, from_account, to_account, amount, order_id, created_at) \
+               SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) RETURNING 1), \
+             j AS ( \
+               INSERT INTO jobs (order_id, channel_account_id, upstream_key, state, step, attempts, not_before, created_at, updated_at) \
+               SELECT u.id, u.ca, u.k, $7, 'SEND', 0, u.t, u.t, u.t \
+               FROM UNNEST($5::bigint[], $8::text[], $9::text[], $6::bigint[]) AS u(id, ca, k, t) RETURNING 1) \
+             SELECT (SELECT count(*) FROM p) AS posted, (SELECT count(*) FROM j) AS jobs",
+            &[
+                PostingKind::Hold.as_str().into(),
+                col(&|o, _| available(o).into()),
+                col(&|o, _| held_account(o).into()),
+                col(&|o, _| o.settlement.0.into()),
+                col(&|_, id| id.into()),
+                col(&|o, _| o.created_at.into()),
+                JobState::Ready.as_str().into(),
+                col(&|o, _| o.channel_account_id.as_str().into()),
+                column(keys.iter().map(Val::from).collect()),
+            ],
+        )?;
+        let n = held.len() as i64;
+        if row.int("posted")? != n || row.int("jobs")? != n {
+            return Err(StoreError::Db(
+                "a batch's postings or jobs were not all written".into(),
+            ));
+        }
+    } else {
+        for (&(i, id), key) in held.iter().zip(&keys) {
+            let o = items[i].1;
+            ledger::record_posting(
+                db,
+                PostingKind::Hold,
+                &ledger::account_id(&o.business_id, AccountKind::Available),
+                &ledger::account_id(&o.business_id, AccountKind::Held),
+                o.settlement,
+                Some(id),
+                o.created_at,
+            )?;
+            write_job(db, id, o, key)?;
+        }
+    }
+    for ((i, id), key) in held.into_iter().zip(keys) {
+        out[i] = Some(AcceptOutcome::Created(items[i].1.stored(id, key)));
+    }
+    Ok(out)
+}
+
+/// Values of one column as a PostgreSQL array parameter (all of one kind, as `order_row` and the
+/// callers build them).
+fn column(vals: Vec<Val>) -> Val {
+    if vals.iter().any(|v| matches!(v, Val::T(_))) {
+        Val::TA(
+            vals.into_iter()
+                .map(|v| match v {
+                    Val::T(t) => t,
+                    _ => None,
+                })
+                .collect(),
+        )
+    } else {
+        Val::IA(
+            vals.into_iter()
+                .map(|v| match v {
+                    Val::I(n) => n,
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
 }
