@@ -299,18 +299,18 @@ pub(crate) fn accept_batch(
     // Nonces.
     let fresh: Vec<bool> = if db.dialect() == Dialect::Postgres {
         let col = |f: fn(&NonceUse) -> Val| live.iter().map(|&i| f(items[i].0)).collect();
-        let now = live.iter().map(|&i| items[i].0.now).max().unwrap_or(0);
         let used: HashSet<(String, String)> = db
             .query(
                 "INSERT INTO nonces (business_id, nonce, expires_at) \
                  SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) \
                  ON CONFLICT (business_id, nonce) DO UPDATE SET expires_at = excluded.expires_at \
-                 WHERE nonces.expires_at <= $4 RETURNING business_id, nonce",
+                 WHERE nonces.expires_at <= excluded.expires_at - $4 RETURNING business_id, nonce",
                 &[
                     column(col(|n| n.business_id.as_str().into())),
                     column(col(|n| (&n.nonce).into())),
                     column(col(|n| (n.now + NONCE_TTL_MS).into())),
-                    now.into(),
+                    // Each request's own time: its expiry less the TTL.
+                    NONCE_TTL_MS.into(),
                 ],
             )?
             .iter()
