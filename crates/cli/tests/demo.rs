@@ -44,8 +44,10 @@ fn demo_runs_to_the_end() {
 
 #[test]
 fn demo_names_the_failed_step() {
-    let port = free_port();
-    let _busy = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    // Bound on a port the system picks (a free port looked up first can be taken by a test
+    // running beside this one before it is bound).
+    let _busy = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = _busy.local_addr().unwrap().port();
     let out = Command::new(BIN)
         .args([
             "demo",

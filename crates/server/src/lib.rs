@@ -220,9 +220,13 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let store = Store::open(&config.database_url).await?;
     let key = platform_key(&store, config.platform_key_file.as_deref()).await?;
-    let mut state = AppState::new(store.clone(), config.admin_token.clone(), key);
-    state.allow_private_callbacks = config.allow_private_callbacks || config.notifier.allow_private;
-    state.tasks = (config.dispatcher.enabled, config.notifier.enabled);
+    let state = AppState::new(
+        store.clone(),
+        config.admin_token.clone(),
+        key,
+        config.allow_private_callbacks || config.notifier.allow_private,
+        (config.dispatcher.enabled, config.notifier.enabled),
+    );
     let m = state.metrics.clone();
     store.observe_writer(std::sync::Arc::new(move |n, t| m.writer_batch(n, t)));
     let now = rewardgate_core::clock::now_ms();
