@@ -50,6 +50,10 @@ const MIGRATIONS: &[(i64, Source)] = &[
         7,
         Source::Shared(include_str!("../migrations/0007_catalog_version.sql")),
     ),
+    (
+        8,
+        Source::Shared(include_str!("../migrations/0008_drop_jobs_due.sql")),
+    ),
 ];
 
 fn text(s: &Source, d: Dialect) -> String {
