@@ -434,40 +434,17 @@ async fn idempotent_and_racing_duplicates(b: Backend) {
     assert_eq!(first["data"], again["data"]);
 
     // 50 identical requests at once (each its own nonce): one order, every answer names it.
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..50 {
-        let http = app.http.clone();
-        let base = app.base.clone();
-        set.spawn(async move {
-            let body = red_packet("race", json!(3)).to_string();
-            let h = Sign::md5("B1").headers(&body);
-            let mut rb = http.post(format!("{base}{RP}"));
-            for (k, v) in h {
-                rb = rb.header(k, v);
-            }
-            rb.body(body)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        });
-    }
+    let reqs = (0..50)
+        .map(|_| (red_packet("race", json!(3)), Sign::md5("B1")))
+        .collect();
+    let answers = burst(&app, reqs).await;
     let mut codes = std::collections::HashSet::new();
-    while let Some(r) = set.join_next().await {
-        let r = r.unwrap();
+    for r in answers {
         assert_eq!(r["status"], 200, "{r}");
         codes.insert(r["data"]["orderCode"].as_str().unwrap().to_string());
     }
     assert_eq!(codes.len(), 1);
-    let bal = app
-        .call(
-            "/v1/openapi/merchant/business/balance",
-            &json!({"merchantId": "M1", "businessId": "B1"}),
-            &Sign::md5("B1"),
-        )
-        .await;
+    let bal = app.balance("B1").await;
     // 2 + 2 % … : 2.00 + 0.02 and 3.00 + 0.03 held once each.
     assert_eq!(bal["data"]["frozen"], json!(5.05), "{bal}");
     app.assert_ledger_balanced().await;
@@ -491,44 +468,20 @@ async fn racing_balance(b: Backend) {
     .await;
     let topup = ((n as i64 - 5) * 101) as f64 / 100.0;
     app.topup("B1", json!(topup), "t1").await;
-    let mut set = tokio::task::JoinSet::new();
-    for i in 0..n + 20 {
-        let http = app.http.clone();
-        let base = app.base.clone();
-        set.spawn(async move {
-            let body = red_packet(&format!("b{i}"), json!(1)).to_string();
-            let h = Sign::md5("B1").headers(&body);
-            let mut rb = http.post(format!("{base}{RP}"));
-            for (k, v) in h {
-                rb = rb.header(k, v);
-            }
-            rb.body(body)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()["status"]
-                .as_i64()
-                .unwrap()
-        });
-    }
+    let reqs = (0..n + 20)
+        .map(|i| (red_packet(&format!("b{i}"), json!(1)), Sign::md5("B1")))
+        .collect();
+    let answers = burst(&app, reqs).await;
     let (mut ok, mut short) = (0, 0);
-    while let Some(r) = set.join_next().await {
-        match r.unwrap() {
+    for r in answers {
+        match r["status"].as_i64().unwrap() {
             200 => ok += 1,
             40201 => short += 1,
             other => panic!("unexpected status {other}"),
         }
     }
     assert_eq!((ok, short), (n, 20));
-    let bal = app
-        .call(
-            "/v1/openapi/merchant/business/balance",
-            &json!({"merchantId": "M1", "businessId": "B1"}),
-            &Sign::md5("B1"),
-        )
-        .await;
+    let bal = app.balance("B1").await;
     assert_eq!(
         bal["data"]["amount"],
         json!(-5.05),
@@ -802,13 +755,7 @@ async fn mixed_burst(b: Backend) {
         }
     }
     assert!(created.len() >= 19, "the balance is used up: {answers:?}");
-    let bal = app
-        .call(
-            "/v1/openapi/merchant/business/balance",
-            &json!({"merchantId": "M1", "businessId": "B1"}),
-            &Sign::md5("B1"),
-        )
-        .await;
+    let bal = app.balance("B1").await;
     assert_eq!(
         (bal["data"]["frozen"].as_f64().unwrap() * 100.0).round() as i64,
         total,
@@ -840,13 +787,7 @@ async fn mixed_burst(b: Backend) {
     assert!((3..=6).contains(&ok), "3 a second with a burst of 3: {ok}");
     // The balance query is a signed request too: after the bucket refills.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let bal = app
-        .call(
-            "/v1/openapi/merchant/business/balance",
-            &json!({"merchantId": "M1", "businessId": "B2"}),
-            &Sign::md5("B2"),
-        )
-        .await;
+    let bal = app.balance("B2").await;
     assert_eq!(
         (bal["data"]["frozen"].as_f64().unwrap() * 100.0).round() as i64,
         101 * ok as i64,

@@ -43,17 +43,22 @@ impl WriteOp for IntakeOp {
         self.out = Some(crate::sql::intake::accept(db, &self.nonce, &self.order)?);
         Ok(())
     }
-    fn complete(mut self: Box<Self>, outcome: Result<(), StoreError>) {
-        let r = outcome.and_then(|_| {
-            self.out
-                .take()
-                .ok_or_else(|| StoreError::Db("no result".into()))
-        });
-        let _ = self.reply.send(r);
+    fn complete(self: Box<Self>, outcome: Result<(), StoreError>) {
+        answer(self.reply, self.out, outcome)
     }
     fn intake(&mut self) -> Option<&mut IntakeOp> {
         Some(self)
     }
+}
+
+/// Sends the caller the kept result once its transaction committed, or the error.
+fn answer<R>(
+    reply: oneshot::Sender<Result<R, StoreError>>,
+    out: Option<R>,
+    outcome: Result<(), StoreError>,
+) {
+    let r = outcome.and_then(|_| out.ok_or_else(|| StoreError::Db("no result".into())));
+    let _ = reply.send(r);
 }
 
 struct FnOp<F, R> {
@@ -71,13 +76,8 @@ where
         self.out = Some((self.f)(db)?);
         Ok(())
     }
-    fn complete(mut self: Box<Self>, outcome: Result<(), StoreError>) {
-        let r = outcome.and_then(|_| {
-            self.out
-                .take()
-                .ok_or_else(|| StoreError::Db("no result".into()))
-        });
-        let _ = self.reply.send(r);
+    fn complete(self: Box<Self>, outcome: Result<(), StoreError>) {
+        answer(self.reply, self.out, outcome)
     }
 }
 

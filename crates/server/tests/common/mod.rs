@@ -144,6 +144,16 @@ impl TestApp {
         v
     }
 
+    /// The business's balance answer (merchant M1, signed with MD5).
+    pub async fn balance(&self, business: &str) -> Value {
+        self.call(
+            "/v1/openapi/merchant/business/balance",
+            &json!({"merchantId": "M1", "businessId": business}),
+            &Sign::md5(business),
+        )
+        .await
+    }
+
     /// Posts a raw body with the given headers; the HTTP status and the JSON answer.
     pub async fn raw(&self, path: &str, headers: &[(&str, String)], body: Vec<u8>) -> (u16, Value) {
         let mut rb = self.http.post(format!("{}{path}", self.base));
