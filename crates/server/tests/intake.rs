@@ -672,6 +672,13 @@ async fn too_many_requests(b: Backend) {
 }
 both_backends!(over_the_business_rate_is_42901, too_many_requests);
 
+/// A yuan amount in an answer, in fen, read from the JSON number's text (never through a float).
+fn fen(v: &Value) -> i64 {
+    rewardgate_core::money::Fen::parse_yuan(&v.to_string())
+        .unwrap_or_else(|e| panic!("{v} is not an amount: {e:?}"))
+        .0
+}
+
 /// Posts every (body, signer) at once; the answers in the same order.
 async fn burst(app: &TestApp, reqs: Vec<(Value, Sign)>) -> Vec<Value> {
     let mut set = tokio::task::JoinSet::new();
@@ -757,12 +764,15 @@ async fn mixed_burst(b: Backend) {
     assert!(created.len() >= 19, "the balance is used up: {answers:?}");
     let bal = app.balance("B1").await;
     assert_eq!(
-        (bal["data"]["frozen"].as_f64().unwrap() * 100.0).round() as i64,
+        fen(&bal["data"]["frozen"]),
         total,
         "every accepted order held once, nothing else: {bal}"
     );
-    assert!(bal["data"]["amount"].as_f64().unwrap() >= 0.0, "{bal}");
-    assert!(bal["data"]["amount"].as_f64().unwrap() < 1.01, "{bal}");
+    let left = fen(&bal["data"]["amount"]);
+    assert!(
+        (0..101).contains(&left),
+        "less than one more order left: {bal}"
+    );
     app.assert_ledger_balanced().await;
 
     // The business's request limit over a burst: a token per order in arrival order, and a
@@ -788,11 +798,7 @@ async fn mixed_burst(b: Backend) {
     // The balance query is a signed request too: after the bucket refills.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let bal = app.balance("B2").await;
-    assert_eq!(
-        (bal["data"]["frozen"].as_f64().unwrap() * 100.0).round() as i64,
-        101 * ok as i64,
-        "{bal}"
-    );
+    assert_eq!(fen(&bal["data"]["frozen"]), 101 * ok as i64, "{bal}");
     app.assert_ledger_balanced().await;
     app.stop().await;
 }
