@@ -74,6 +74,16 @@ pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
     if let Some(v) = secs("RG_PENDING_WAIT_SECS")? {
         d.pending_wait = v;
     }
+    if let Some(v) = secs("RG_AWAIT_USER_FOR_SECS")? {
+        d.await_user_for = v;
+    }
+    if let Some(v) = env("RG_PUBLIC_URL") {
+        let v = v.trim_end_matches('/').to_string();
+        if !(v.starts_with("https://") || v.starts_with("http://")) || v.contains('?') {
+            anyhow::bail!("RG_PUBLIC_URL must be an http(s) base URL without a query");
+        }
+        d.public_url = Some(v);
+    }
     if let Some(v) = env("RG_PLATFORM_KEY_FILE") {
         c.platform_key_file = Some(v.into());
     }

@@ -100,6 +100,10 @@ pub struct Policy {
     pub pause: i64,
     /// The first wait before asking again about a request the upstream is processing.
     pub pending_wait: i64,
+    /// How long after its send a 商家转账 waiting for the user is asked about before it is
+    /// stuck: WeChat closes an unconfirmed bill after 24 hours (CANCELLED, the money back), and a
+    /// query must see that end before the hold is released.
+    pub await_user_for: i64,
 }
 
 impl Default for Policy {
@@ -110,6 +114,7 @@ impl Default for Policy {
             follow_for: 3 * 86_400_000,
             pause: 300_000,
             pending_wait: 60_000,
+            await_user_for: 2 * 86_400_000,
         }
     }
 }
@@ -138,6 +143,8 @@ pub struct Change {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub finished_at: Option<i64>,
+    /// A 商家转账 now waiting for the user: what the merchant's app needs (kept on the order).
+    pub user_confirm: Option<crate::order::UserConfirm>,
     /// The status report to send (none without a callback target).
     pub report: Option<Report>,
 }
@@ -237,8 +244,31 @@ fn change(
         error_code,
         error_message,
         finished_at,
+        user_confirm: None,
         report,
     })
+}
+
+/// A 商家转账 reached the user (SPEC §10): the order stays PROCESSING, but it changes — its
+/// version grows, it keeps `userConfirm`, and a report carries it to the merchant.
+fn awaiting_user(o: &Order, confirm: &crate::order::UserConfirm) -> Change {
+    let version = o.version + 1;
+    let report = o
+        .callback_url
+        .as_ref()
+        .map(|target| Report::awaiting_user(o, version, confirm, target));
+    Change {
+        from: o.status,
+        from_version: o.version,
+        to: o.status,
+        posting: None,
+        upstream_id: None,
+        error_code: None,
+        error_message: None,
+        finished_at: None,
+        user_confirm: Some(confirm.clone()),
+        report,
+    }
 }
 
 /// What `outcome` of the call made for `step` does to `o` and its `job`.
@@ -247,8 +277,12 @@ pub fn decide(o: &Order, job: &Job, step: Step, outcome: &Outcome, p: &Policy, n
     let red = o.product_type == ProductType::RedPacket;
     // A sent red packet is followed until it is opened or refunded — WeChat refunds 24 h after
     // the send, so that clock runs from the send, not from the order's creation.
+    // A 商家转账 waiting for the user runs on WeChat's 24-hour confirmation clock, from its send.
+    let awaiting = o.user_confirm.is_some() || matches!(outcome, Outcome::AwaitingUser { .. });
     let too_old = if o.status == Success {
         now - job.first_sent_at.unwrap_or(o.created_at) > p.follow_for
+    } else if awaiting && o.status == Processing {
+        now - job.first_sent_at.unwrap_or(o.created_at) > p.await_user_for
     } else {
         now - o.created_at > p.give_up_after
     };
@@ -334,11 +368,27 @@ pub fn decide(o: &Order, job: &Job, step: Step, outcome: &Outcome, p: &Policy, n
                 }
             }
         }
+        // Newly waiting for the user: keep what the app needs and tell the merchant; then ask
+        // again in minutes, as for any pending request.
+        (Outcome::AwaitingUser { confirm }, Processing)
+            if !too_old && o.user_confirm.as_ref() != Some(confirm) =>
+        {
+            Plan {
+                change: Some(awaiting_user(o, confirm)),
+                next: Next::Again {
+                    step: Step::Check,
+                    not_before: now + pending_wait(job.attempts, p.pending_wait),
+                },
+                pause: None,
+            }
+        }
         // The upstream has it and is still working: ask again in minutes, with the same key.
-        (Outcome::Pending { .. }, Processing) if !too_old => Plan::again(
-            Step::Check,
-            now + pending_wait(job.attempts, p.pending_wait),
-        ),
+        (Outcome::Pending { .. } | Outcome::AwaitingUser { .. }, Processing) if !too_old => {
+            Plan::again(
+                Step::Check,
+                now + pending_wait(job.attempts, p.pending_wait),
+            )
+        }
         // Unknown, or anything that does not fit the order's status: ask again with the same key.
         _ if too_old => Plan {
             change: None,

@@ -117,6 +117,20 @@ pub struct Order {
     pub upstream_key: Option<String>,
     pub job_state: Option<JobState>,
     pub job_attempts: i64,
+    /// While WeChat waits for the user to confirm a 商家转账 (SPEC §10): what the merchant's app
+    /// passes to `wx.requestMerchantTransfer`.
+    pub user_confirm: Option<UserConfirm>,
+}
+
+/// `userConfirm` of a 商家转账 waiting for the user (SPEC §10): the merchant's app calls
+/// `wx.requestMerchantTransfer` with these (`mchId`, `appId`, `package`, as in WeChat's JSAPI
+/// 拉起用户确认收款 page, pay.weixin.qq.com doc 4012716430).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserConfirm {
+    pub mch_id: String,
+    pub app_id: String,
+    pub package: String,
 }
 
 impl std::ops::Deref for Order {
@@ -198,6 +212,7 @@ impl NewOrder {
             upstream_key: Some(key),
             job_state: Some(JobState::Ready),
             job_attempts: 0,
+            user_confirm: None,
         }
     }
 }

@@ -33,6 +33,11 @@ pub enum Outcome {
         code: String,
         message: String,
     },
+    /// The upstream has it and waits for the user to confirm (a 商家转账 `WAIT_USER_CONFIRM`
+    /// create answer, with its `package_info`): the merchant's app must show it to the user.
+    AwaitingUser {
+        confirm: crate::order::UserConfirm,
+    },
     /// Only from queries: the upstream has no record of this key, so nothing was granted yet and
     /// sending with the same key is safe.
     NotFound,
@@ -135,6 +140,7 @@ impl Outcome {
                 ("DEFERRED", Some(format!("{code}: {message}")))
             }
             Outcome::Pending { code, message } => ("PENDING", Some(format!("{code}: {message}"))),
+            Outcome::AwaitingUser { .. } => ("AWAITING_USER", Some("WAIT_USER_CONFIRM".into())),
             Outcome::NotFound => ("NOT_FOUND", None),
             Outcome::Received { upstream_id } => ("RECEIVED", Some(upstream_id.clone())),
             Outcome::Refunded { upstream_id } => ("REFUNDED", Some(upstream_id.clone())),

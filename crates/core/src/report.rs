@@ -83,4 +83,28 @@ impl Report {
             body,
         }
     }
+
+    /// The report of a 商家转账 now waiting for its user (SPEC §10): still `PROCESSING`, as
+    /// `version`, carrying `userConfirm` for the merchant's app.
+    pub fn awaiting_user(
+        o: &Order,
+        version: i64,
+        confirm: &crate::order::UserConfirm,
+        target: &str,
+    ) -> Report {
+        let mut r = Report::new(
+            o,
+            version,
+            OrderStatus::Processing,
+            None,
+            None,
+            None,
+            target,
+        );
+        let mut body: serde_json::Value =
+            serde_json::from_str(&r.body).expect("a report body is JSON");
+        body["userConfirm"] = json!(confirm);
+        r.body = body.to_string();
+        r
+    }
 }

@@ -17,6 +17,17 @@ pub enum UpstreamRequest {
     },
     /// WeChat Pay v2 `promotion/transfers`: its parameters but `mchid`, `nonce_str`, `sign`.
     Transfer { params: BTreeMap<String, String> },
+    /// WeChat Pay v3 商家转账 (`transfer-bills`, scene 1000): everything of its body but
+    /// `out_bill_no` (the job's key). `amount` in fen.
+    TransferBill {
+        appid: String,
+        openid: String,
+        amount: i64,
+        remark: String,
+        activity_name: String,
+        reward_description: String,
+        notify_url: Option<String>,
+    },
     /// WeChat Pay v3 coupon send.
     WechatCoupon {
         openid: String,
@@ -77,6 +88,7 @@ impl UpstreamRequest {
             UpstreamRequest::RedPacket { params, .. } => params.get("wxappid").map(String::as_str),
             UpstreamRequest::Transfer { params } => params.get("mch_appid").map(String::as_str),
             UpstreamRequest::WechatCoupon { appid, .. } => Some(appid),
+            UpstreamRequest::TransferBill { appid, .. } => Some(appid),
             UpstreamRequest::AlipayVoucher { .. } => None,
         }
     }

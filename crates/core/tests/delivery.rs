@@ -14,6 +14,7 @@ const P: Policy = Policy {
     follow_for: 3 * 86_400_000,
     pause: 300_000,
     pending_wait: 60_000,
+    await_user_for: 2 * 86_400_000,
 };
 
 fn order(t: ProductType, status: OrderStatus, age: i64, callback: bool) -> Order {
@@ -50,6 +51,7 @@ fn order(t: ProductType, status: OrderStatus, age: i64, callback: bool) -> Order
         upstream_key: Some("K".into()),
         job_state: None,
         job_attempts: 1,
+        user_confirm: None,
     }
 }
 
@@ -506,4 +508,98 @@ fn clocks() {
     assert_eq!(pending_wait(9, 60_000), 1_200_000);
     assert!((500..=625).contains(&backoff(0, NOW)));
     assert!((60_000..=75_000).contains(&backoff(30, NOW)));
+}
+
+/// A 商家转账 reaching the user: the order stays PROCESSING but changes once (version, kept
+/// `userConfirm`, a report carrying it); the same answer again changes nothing; its bound runs
+/// from the send on WeChat's 24-hour clock (`await_user_for`), not from the order's creation.
+#[test]
+fn awaiting_the_user() {
+    use rewardgate_core::order::UserConfirm;
+    let confirm = UserConfirm {
+        mch_id: "1900000109".into(),
+        app_id: "wx8888888888888888".into(),
+        package: "PKG".into(),
+    };
+    let outcome = Outcome::AwaitingUser {
+        confirm: confirm.clone(),
+    };
+    let o = order(
+        ProductType::WechatTransfer,
+        OrderStatus::Processing,
+        3_600_000,
+        true,
+    );
+    let job = Job {
+        step: Step::Send,
+        attempts: 1,
+        first_sent_at: Some(NOW - 1000),
+    };
+    let plan = decide(&o, &job, Step::Send, &outcome, &P, NOW);
+    let c = plan.change.clone().expect("a change");
+    assert_eq!(
+        (c.from, c.to),
+        (OrderStatus::Processing, OrderStatus::Processing)
+    );
+    assert_eq!(c.posting, None, "no money moves");
+    assert_eq!(c.user_confirm.as_ref(), Some(&confirm));
+    let body: serde_json::Value = serde_json::from_str(&c.report.expect("a report").body).unwrap();
+    assert_eq!(body["status"], "PROCESSING");
+    assert_eq!(body["version"], 4);
+    assert_eq!(body["userConfirm"]["package"], "PKG");
+    assert_eq!(body["userConfirm"]["mchId"], "1900000109");
+    assert!(matches!(
+        plan.next,
+        Next::Again {
+            step: Step::Check,
+            ..
+        }
+    ));
+    // Known already: asked again later, nothing written.
+    let seen = Order {
+        user_confirm: Some(confirm.clone()),
+        ..o.clone()
+    };
+    let again = decide(&seen, &job, Step::Check, &outcome, &P, NOW);
+    assert!(again.change.is_none());
+    let pending = Outcome::Pending {
+        code: "WAIT_USER_CONFIRM".into(),
+        message: "m".into(),
+    };
+    // Created 30 hours ago, sent 25 hours ago: past give_up_after, within await_user_for.
+    let old = Order {
+        spec: rewardgate_core::order::OrderSpec {
+            created_at: NOW - 30 * 3_600_000,
+            ..seen.spec.clone()
+        },
+        ..seen.clone()
+    };
+    let sent = Job {
+        step: Step::Check,
+        attempts: 1,
+        first_sent_at: Some(NOW - 25 * 3_600_000),
+    };
+    assert_eq!(
+        summary(&decide(&old, &sent, Step::Check, &pending, &P, NOW)),
+        "- CHECK@pending"
+    );
+    let long_ago = Job {
+        first_sent_at: Some(NOW - 49 * 3_600_000),
+        ..sent
+    };
+    assert_eq!(
+        summary(&decide(&old, &long_ago, Step::Check, &pending, &P, NOW)),
+        "- stuck"
+    );
+    // WeChat's end of it (a query's CANCELLED) fails the order and releases the hold.
+    let cancelled = Outcome::Failed {
+        code: "CANCELLED".into(),
+        message: "超过24小时未确认收款".into(),
+    };
+    let p = decide(&old, &sent, Step::Check, &cancelled, &P, NOW);
+    assert_eq!(summary(&p), "FAILED done");
+    assert_eq!(
+        p.change.unwrap().posting.map(|x| x.0),
+        Some(PostingKind::Release)
+    );
 }

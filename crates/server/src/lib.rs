@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod rabbitpre;
 pub mod state;
 pub mod views;
+mod wechat_notify;
 
 use axum::Router;
 use axum::extract::Request;
@@ -87,6 +88,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/openapi/platform/publicKey", get(open_api::public_key))
         .route("/pay/sendApiRedPack", post(rabbitpre::send_api_red_pack))
+        .route(
+            "/v1/notify/wechat/transfer-bills/{channel_account_id}",
+            post(wechat_notify::transfer_bills),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::metrics))
@@ -226,6 +231,7 @@ pub async fn run(
         key,
         config.allow_private_callbacks || config.notifier.allow_private,
         (config.dispatcher.enabled, config.notifier.enabled),
+        config.dispatcher.extra_roots_pem.clone(),
     );
     let m = state.metrics.clone();
     store.observe_writer(std::sync::Arc::new(move |n, t| m.writer_batch(n, t)));

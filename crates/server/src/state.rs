@@ -50,6 +50,8 @@ pub struct Shared {
     pub tasks: (bool, bool),
     /// This process's metrics (`/metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// One client per channel account (the dispatcher's, the notification endpoint's, cancel's).
+    pub clients: crate::dispatcher::clients::Clients,
     businesses: Arc<Mutex<HashMap<String, CachedBusiness>>>,
     catalog_cache: Arc<CatalogCache>,
 }
@@ -123,6 +125,7 @@ impl AppState {
         platform_key: RsaPrivateKey,
         allow_private_callbacks: bool,
         tasks: (bool, bool),
+        extra_roots_pem: Option<String>,
     ) -> AppState {
         let platform_public_pem = Arc::new(platform_key.public_pem());
         AppState(Arc::new(Shared {
@@ -134,6 +137,7 @@ impl AppState {
             heartbeats: Arc::new(Heartbeats::default()),
             tasks,
             metrics: Arc::default(),
+            clients: crate::dispatcher::clients::Clients::new(extra_roots_pem),
             businesses: Arc::new(Mutex::new(HashMap::new())),
             catalog_cache: Arc::default(),
         }))

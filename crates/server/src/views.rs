@@ -1,7 +1,7 @@
 //! How stored records are shown to merchants and operators (the JSON of answers is the server's;
 //! the store hands back typed records).
 
-use rewardgate_core::order::Order;
+use rewardgate_core::order::{Order, OrderStatus};
 use rewardgate_store::{
     AttemptRecord, Balance, OrderDetail, PostingRecord, ReportAttempt, ReportRecord,
 };
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 /// The order as `/v1/openapi/order/info` answers it.
 pub fn order_view(o: &Order) -> Value {
-    json!({
+    let mut v = json!({
         "orderCode": o.order_code,
         "bizCode": o.biz_code,
         "merchantId": o.merchant_id,
@@ -31,7 +31,16 @@ pub fn order_view(o: &Order) -> Value {
         "upstreamKey": o.upstream_key,
         "upstreamId": o.upstream_id,
         "version": o.version,
-    })
+    });
+    // SPEC §10: while WeChat waits for the user to confirm a 商家转账.
+    if let Some(u) = o
+        .user_confirm
+        .as_ref()
+        .filter(|_| o.status == OrderStatus::Processing)
+    {
+        v["userConfirm"] = json!(u);
+    }
+    v
 }
 
 /// The operator's view adds routing and delivery state.

@@ -673,12 +673,6 @@ async fn too_many_requests(b: Backend) {
 both_backends!(over_the_business_rate_is_42901, too_many_requests);
 
 /// A yuan amount in an answer, in fen, read from the JSON number's text (never through a float).
-fn fen(v: &Value) -> i64 {
-    rewardgate_core::money::Fen::parse_yuan(&v.to_string())
-        .unwrap_or_else(|e| panic!("{v} is not an amount: {e:?}"))
-        .0
-}
-
 /// Posts every (body, signer) at once; the answers in the same order.
 async fn burst(app: &TestApp, reqs: Vec<(Value, Sign)>) -> Vec<Value> {
     let mut set = tokio::task::JoinSet::new();

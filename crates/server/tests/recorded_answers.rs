@@ -110,6 +110,7 @@ fn label(o: &Outcome) -> String {
         Outcome::Failed { code, .. } => format!("FAILED:{code}"),
         Outcome::Unknown { .. } => "UNKNOWN".into(),
         Outcome::Pending { .. } => "PENDING".into(),
+        Outcome::AwaitingUser { .. } => "AWAITING_USER".into(),
         Outcome::Deferred { wait, .. } => format!(
             "DEFERRED:{}",
             match wait {
@@ -167,6 +168,7 @@ fn job(product_type: ProductType, status: &str, step: &str) -> (Order, Job) {
         upstream_key: Some("KEY".into()),
         job_state: None,
         job_attempts: 0,
+        user_confirm: None,
     };
     (
         order,

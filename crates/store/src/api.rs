@@ -278,6 +278,18 @@ impl Store {
             .await
     }
 
+    /// Makes the waiting job of `upstream_key` on `account` due now (an upstream's notification:
+    /// only a hint, the dispatcher's query decides); false if none was waiting.
+    pub async fn nudge_job(
+        &self,
+        account: String,
+        upstream_key: String,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(move |db| sql::jobs::nudge(db, &account, &upstream_key, now))
+            .await
+    }
+
     /// The database's side of `/metrics`, in one snapshot.
     pub async fn gauges(&self) -> Result<Gauges, StoreError> {
         self.read(|db| {

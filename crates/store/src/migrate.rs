@@ -54,6 +54,10 @@ const MIGRATIONS: &[(i64, Source)] = &[
         8,
         Source::Shared(include_str!("../migrations/0008_drop_jobs_due.sql")),
     ),
+    (
+        9,
+        Source::Shared(include_str!("../migrations/0009_user_confirm.sql")),
+    ),
 ];
 
 fn text(s: &Source, d: Dialect) -> String {

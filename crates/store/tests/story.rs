@@ -281,6 +281,7 @@ async fn leases(b: Backend) {
         error_code: None,
         error_message: None,
         finished_at: Some(t),
+        user_confirm: None,
         report: Some(Report::new(
             &o,
             o.version + 1,

@@ -205,8 +205,9 @@ impl ChannelAccount {
     }
 }
 
-/// `channelAccountId` must name an existing WECHAT_V2 account (red packets, transfers,
-/// Rabbitpre) that signs with MD5: WeChat Pay's red-packet and transfer APIs take MD5 only
+/// `channelAccountId` must name an existing WECHAT_V2 account (red packets, v2 transfers,
+/// Rabbitpre; a transfer product may name a WECHAT_V3 account instead, for 商家转账) that signs
+/// with MD5: WeChat Pay's red-packet and transfer APIs take MD5 only
 /// (weixin-popular #125: "企业付款仅支持默认的 MD5 签名方式"; WxJava leaves `sign_type` out of these
 /// requests, EntPayRequest.java:L234-237), so an HMAC-SHA256 account would fail every payout.
 pub fn wechat_v2_channel(id: &str, channel: Option<&ChannelAccount>) -> Result<(), ApiError> {

@@ -59,7 +59,16 @@ impl Product {
         if kind == ProductKind::WechatTransfer {
             p.fee_rate_bp = Some(fee_bp(o)?);
             let ca = o.req_str("channelAccountId")?;
-            wechat_v2_channel(&ca, channel)?;
+            // WECHAT_V2: `promotion/transfers`; WECHAT_V3: 商家转账 (SPEC §10).
+            if channel.map(|c| c.kind) != Some(ChannelKind::WechatV3) {
+                wechat_v2_channel(&ca, channel).map_err(|e| match channel {
+                    Some(c) if c.kind != ChannelKind::WechatV2 => ApiError::field(
+                        "channelAccountId",
+                        "must be a WECHAT_V2 or WECHAT_V3 account",
+                    ),
+                    _ => e,
+                })?;
+            }
             p.channel_account_id = Some(ca);
         } else {
             p.price = Some(o.req_money("price")?);

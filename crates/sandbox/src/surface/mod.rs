@@ -317,6 +317,8 @@ pub async fn advance_clock(State(s): State<Shared>, Json(v): Json<Value>) -> Res
     let now = s.with(|st| {
         st.clock_offset_ms += secs * 1000;
         st.settle_refunds();
+        // Unconfirmed 商家转账 bills close as the clock passes their 24 hours (and notify).
+        st.settle_transfer_bills();
         st.now()
     });
     crate::transfer_bills::notify::flush(&s);

@@ -46,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .route("/orders", get(list_orders))
         .route("/orders/{code}", get(show_order))
         .route("/orders/{code}/retry", post(retry_order))
+        .route("/orders/{code}/cancel", post(cancel_order))
         .route("/orders/{code}/notifications", get(order_notifications))
         .route("/notifications/{id}/redeliver", post(redeliver))
         .route("/jobs", get(job_counts))

@@ -111,6 +111,98 @@ pub(crate) async fn retry(s: &AppState, code: &str) -> Result<Order, Refusal> {
         .ok_or_else(ApiError::internal)?)
 }
 
+pub async fn cancel_order(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult {
+    let (o, bill_state) = cancel(&s, &code).await?;
+    let mut v = admin_order_view(&o);
+    v["billState"] = json!(bill_state);
+    Ok(ok(v))
+}
+
+/// Cancels a 商家转账 that WeChat has not paid yet (撤销转账, pay.weixin.qq.com doc 4012716458:
+/// only before the user confirms; "返回成功仅表示撤销请求已受理…以最终查询单据返回状态为准").
+/// Nothing about money changes here: an accepted cancel makes the order's job due now, and the
+/// dispatcher's query of the bill (CANCELLED) releases the hold. The admin API and the console
+/// call this; the answer is the order and the bill's state as the cancel reported it.
+pub(crate) async fn cancel(s: &AppState, code: &str) -> Result<(Order, String), Refusal> {
+    use crate::dispatcher::clients::ChannelClient;
+    use rewardgate_channels::Outcome;
+    use rewardgate_core::catalog::{ChannelAccount, ChannelKind};
+    use rewardgate_core::order::ProductType;
+    let o = s
+        .store
+        .order_by_code(code.to_string())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {code} not found")))?;
+    if o.status != OrderStatus::Processing {
+        return Err(ApiError::field(
+            "orderCode",
+            format_args!("is {} already: nothing to cancel", o.status.as_str()),
+        )
+        .into());
+    }
+    let account: Option<ChannelAccount> = s.catalog(&o.channel_account_id).await?;
+    let account = account
+        .filter(|a| a.kind == ChannelKind::WechatV3 && o.product_type == ProductType::WechatTransfer)
+        .ok_or_else(|| {
+            ApiError::field(
+                "orderCode",
+                "is not a 商家转账 (WECHAT_TRANSFER on a WECHAT_V3 account): only those can be cancelled",
+            )
+        })?;
+    let key = o
+        .upstream_key
+        .clone()
+        .ok_or_else(|| ApiError::field("orderCode", "has no upstream key"))?;
+    let client = s.clients.get(&account).map_err(|e| {
+        tracing::warn!(account = %account.id, error = %e, "channel account unusable for cancel");
+        ApiError::new(
+            rewardgate_core::Status::Internal,
+            format!("channel account {} cannot be used: {e}", account.id),
+        )
+    })?;
+    let ChannelClient::WechatV3(c) = &*client else {
+        return Err(ApiError::internal().into());
+    };
+    let answer = c.cancel_transfer_bill(&key).await;
+    let state = match (&answer.bill, &answer.outcome) {
+        (Some(b), _) => b.state.as_str().to_string(),
+        (None, Outcome::Failed { code: c, message }) => {
+            return Err(ApiError::field(
+                "orderCode",
+                format_args!("cannot be cancelled: WeChat Pay answered {c}: {message}"),
+            )
+            .into());
+        }
+        (None, other) => {
+            let (label, detail) = other.describe();
+            return Err(ApiError::new(
+                rewardgate_core::Status::Internal,
+                format!(
+                    "WeChat Pay's answer to the cancel is not known ({label}: {}); nothing changed, ask again",
+                    detail.unwrap_or_default()
+                ),
+            )
+            .into());
+        }
+    };
+    let now = clock::now_ms();
+    if !s
+        .store
+        .nudge_job(o.channel_account_id.to_string(), key, now)
+        .await?
+    {
+        // A stuck job is re-armed; one in flight will ask the bill anyway.
+        s.store.rearm(o.id, now).await?;
+    }
+    tracing::info!(order_code = %code, bill_state = %state, "transfer bill cancel requested by an operator");
+    let o = s
+        .store
+        .order_by_code(code.to_string())
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok((o, state))
+}
+
 pub async fn job_counts(State(s): State<AppState>) -> ApiResult {
     let m: serde_json::Map<String, Value> = s
         .store

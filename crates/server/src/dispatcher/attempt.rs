@@ -37,10 +37,7 @@ pub(super) async fn attempt(ctx: &Ctx, job: &Claimed) -> (Outcome, Step) {
         }
         Err(e) => return (store_down("channel account", e.message), step),
     };
-    let client = match ctx
-        .clients
-        .get(&account, ctx.cfg.extra_roots_pem.as_deref())
-    {
+    let client = match ctx.state.clients.get(&account) {
         Ok(c) => c,
         Err(e) => {
             let bad = Outcome::Deferred {
@@ -101,6 +98,23 @@ pub(super) async fn attempt(ctx: &Ctx, job: &Claimed) -> (Outcome, Step) {
             }
             (c.transfer(params.clone()).await, Step::Send)
         }
+        // 商家转账: a send creates the bill (the client confirms a refusal by a query); a check
+        // queries it, resending the same request only when there is no bill under the number
+        // (decide turns NotFound into a send) or when a bill waits for the user and its package —
+        // which only a create answer carries — was never seen (a create lost to a timeout).
+        (ChannelClient::WechatV3(c), UpstreamRequest::TransferBill { .. }) => {
+            let req = transfer_bill(key, &request).expect("matched a TransferBill");
+            if step == Step::Send {
+                return (c.create_transfer_bill(&req, None).await.outcome, step);
+            }
+            let q = c.query_transfer_bill(key).await.outcome;
+            let needs_package = o.user_confirm.is_none()
+                && matches!(&q, Outcome::Pending { code, .. } if code == "WAIT_USER_CONFIRM");
+            if needs_package {
+                return (c.create_transfer_bill(&req, None).await.outcome, Step::Send);
+            }
+            (q, step)
+        }
         // v3 coupons answer a resend with the same key idempotently ("接口支持幂等重入"): that is
         // how an unknown outcome is settled, and a refusal of the resend is the first send's own.
         (
@@ -143,6 +157,39 @@ pub(super) async fn attempt(ctx: &Ctx, job: &Claimed) -> (Outcome, Step) {
     }
 }
 
+/// The create request of a frozen `TransferBill` under the job's key `out_bill_no`.
+fn transfer_bill(
+    out_bill_no: &str,
+    r: &UpstreamRequest,
+) -> Option<rewardgate_channels::wechat_v3::transfer_bills::CreateRequest> {
+    use rewardgate_channels::wechat_v3::transfer_bills::{CreateRequest, Perception};
+    let UpstreamRequest::TransferBill {
+        appid,
+        openid,
+        amount,
+        remark,
+        activity_name,
+        reward_description,
+        notify_url,
+    } = r
+    else {
+        return None;
+    };
+    Some(CreateRequest {
+        appid: appid.clone(),
+        out_bill_no: out_bill_no.to_string(),
+        openid: openid.clone(),
+        transfer_amount: *amount,
+        transfer_remark: remark.clone(),
+        notify_url: notify_url.clone(),
+        perception: Perception::CashReward,
+        activity_name: activity_name.clone(),
+        reward_description: reward_description.clone(),
+        // Not collected: a transfer of 2000 yuan or more is refused before it is sent.
+        user_name_ciphertext: None,
+    })
+}
+
 /// One order's request was refused for the account's credentials or rights. Before the account
 /// is paused for every merchant, a known-good request of the account's (one that carries nothing
 /// of any order's) must be refused the same way; if it is not, the refusal was this order's own
@@ -167,10 +214,7 @@ pub(super) async fn confirm_credentials(
         .catalog::<ChannelAccount>(&o.channel_account_id)
         .await
     {
-        Ok(Some(account)) => match ctx
-            .clients
-            .get(&account, ctx.cfg.extra_roots_pem.as_deref())
-        {
+        Ok(Some(account)) => match ctx.state.clients.get(&account) {
             Ok(client) => match &*client {
                 ChannelClient::WechatV2(c) => {
                     let appid = o.app_id.clone().unwrap_or_else(|| account.app_id.clone());

@@ -12,17 +12,26 @@ pub enum ChannelClient {
     Alipay(alipay::client::Client),
 }
 
+/// The clients of every channel account this process has used, shared by the dispatcher, the
+/// notification endpoint and the admin API's cancel.
 #[derive(Default)]
 pub struct Clients {
     built: Mutex<HashMap<String, (String, Arc<ChannelClient>)>>,
+    /// Extra roots to trust for upstream TLS (the sandbox's certificate).
+    extra_roots: Option<String>,
 }
 
 impl Clients {
-    pub fn get(
-        &self,
-        a: &ChannelAccount,
-        extra_roots: Option<&str>,
-    ) -> Result<Arc<ChannelClient>, String> {
+    pub fn new(extra_roots: Option<String>) -> Clients {
+        Clients {
+            built: Mutex::default(),
+            extra_roots,
+        }
+    }
+
+    /// The account's client, built again when its configuration changed.
+    pub fn get(&self, a: &ChannelAccount) -> Result<Arc<ChannelClient>, String> {
+        let extra_roots = self.extra_roots.as_deref();
         let version = serde_json::to_string(a).unwrap_or_default();
         if let Some((v, c)) = self.built.lock().expect("clients lock").get(&a.id)
             && *v == version

@@ -6,13 +6,12 @@
 //! outcomes.
 
 mod attempt;
-mod clients;
+pub mod clients;
 mod record;
 mod requests;
 
 use crate::lease_loop::{self, Work};
 use crate::state::AppState;
-use clients::Clients;
 use rewardgate_core::catalog::ChannelAccount;
 use rewardgate_core::clock::now_ms;
 use rewardgate_core::delivery::Policy;
@@ -43,6 +42,13 @@ pub struct DispatcherConfig {
     /// The first wait before asking again about a request the upstream is still processing
     /// (PROCESSING, SENDING); it doubles up to twenty times this.
     pub pending_wait: Duration,
+    /// How long after its send a 商家转账 waiting for the user is asked about before it is
+    /// stuck (WeChat closes unconfirmed bills after 24 hours).
+    pub await_user_for: Duration,
+    /// This service's public base URL (`RG_PUBLIC_URL`, https): WeChat's 商家转账 notifications
+    /// go to `{it}/v1/notify/wechat/transfer-bills/{channelAccountId}`. Unset: no `notify_url`
+    /// is sent and bills are settled by queries alone.
+    pub public_url: Option<String>,
     /// `client_ip` / `spbill_create_ip` sent to WeChat Pay.
     pub client_ip: String,
     /// Extra roots to trust for upstream TLS (the sandbox's certificate).
@@ -60,6 +66,8 @@ impl Default for DispatcherConfig {
             follow_for: Duration::from_secs(72 * 3600),
             pause: Duration::from_secs(300),
             pending_wait: Duration::from_secs(60),
+            await_user_for: Duration::from_secs(48 * 3600),
+            public_url: None,
             client_ip: "127.0.0.1".into(),
             extra_roots_pem: None,
         }
@@ -76,6 +84,7 @@ impl DispatcherConfig {
             follow_for: ms(self.follow_for),
             pause: ms(self.pause),
             pending_wait: ms(self.pending_wait),
+            await_user_for: ms(self.await_user_for),
         }
     }
 }
@@ -84,7 +93,6 @@ struct Ctx {
     state: AppState,
     cfg: DispatcherConfig,
     worker: String,
-    clients: Clients,
     /// Which account's share of a claim comes first turns with every claim.
     rotation: AtomicUsize,
     last_rates: std::sync::Mutex<Instant>,
@@ -100,7 +108,6 @@ pub async fn run(state: AppState, cfg: DispatcherConfig, shutdown: CancellationT
         state,
         cfg,
         worker,
-        clients: Clients::default(),
         rotation: AtomicUsize::new(0),
         last_rates: std::sync::Mutex::new(Instant::now() - Duration::from_secs(60)),
     });
@@ -142,8 +149,16 @@ impl Work for Ctx {
         let outcome = attempt::confirm_credentials(&self, &job, step, outcome).await;
         let took = started.elapsed();
         let latency_ms = took.as_millis() as i64;
+        // The account's kind decides WeChat transfers' channel (v2 transfers or v3 商家转账).
+        let v3 = self
+            .state
+            .catalog::<ChannelAccount>(&job.order.channel_account_id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|a| a.kind == rewardgate_core::catalog::ChannelKind::WechatV3);
         self.state.metrics.upstream_attempt(
-            channel_of(job.order.product_type),
+            channel_of(job.order.product_type, v3),
             job.order.channel_account_id.as_str(),
             step.as_str(),
             &code_of(&outcome),
@@ -183,9 +198,10 @@ impl Work for Ctx {
 }
 
 /// The upstream an order type is delivered through (SPEC §10), as `/metrics` labels it.
-fn channel_of(t: rewardgate_core::order::ProductType) -> &'static str {
+fn channel_of(t: rewardgate_core::order::ProductType, v3_account: bool) -> &'static str {
     use rewardgate_core::order::ProductType::*;
     match t {
+        WechatTransfer if v3_account => "wechat_v3",
         RedPacket | WechatTransfer => "wechat_v2",
         WechatCoupon => "wechat_v3",
         AlipayCoupon => "alipay",

@@ -2,7 +2,9 @@
 //! send (then frozen with the job by the store).
 
 use super::Ctx;
-use rewardgate_core::catalog::{Activity, CatalogObject, ChannelAccount, Product, Template};
+use rewardgate_core::catalog::{
+    Activity, CatalogObject, ChannelAccount, ChannelKind, Product, Template,
+};
 use rewardgate_core::order::ProductType;
 use rewardgate_core::upstream::UpstreamRequest;
 use rewardgate_store::Claimed;
@@ -89,6 +91,25 @@ pub(super) async fn build(
                     ("scene_id", t.scene_id.unwrap_or_default()),
                 ]),
                 mini: false,
+            }
+        }
+        // 商家转账 on a WECHAT_V3 account (SPEC §10).
+        ProductType::WechatTransfer if account.kind == ChannelKind::WechatV3 => {
+            let p: Product = needed(ctx, &o.product_code).await?;
+            let description = o.description.clone().unwrap_or_else(|| p.name.clone());
+            UpstreamRequest::TransferBill {
+                appid: app_id,
+                openid: open_id,
+                amount: o.amount.map(|f| f.0).unwrap_or(0),
+                // Shown to the user: at most 32 characters (doc 4012716434 transfer_remark).
+                remark: description.chars().take(32).collect(),
+                activity_name: p.name.chars().take(32).collect(),
+                reward_description: description.chars().take(32).collect(),
+                notify_url: ctx
+                    .cfg
+                    .public_url
+                    .as_ref()
+                    .map(|u| format!("{u}/v1/notify/wechat/transfer-bills/{}", account.id)),
             }
         }
         ProductType::WechatTransfer => {

@@ -174,6 +174,33 @@ pub(super) fn paths(p: PathsBuilder) -> PathsBuilder {
     );
     let o = path_param(
         admin_op(
+            "cancelOrder",
+            "Cancel a 商家转账 WeChat Pay has not paid yet (before the user confirms); the bill's \
+             query then releases the hold",
+        ),
+        "code",
+        code(),
+    );
+    let mut cancelled = object(admin_order_fields(), true);
+    cancelled = cancelled.property(
+        "billState",
+        one_of(
+            "the bill's state as WeChat Pay answered the cancel",
+            &["CANCELING", "CANCELLED"],
+        ),
+    );
+    p = post(
+        p,
+        at("/orders/{code}/cancel"),
+        answers(
+            o,
+            "the order and the bill's state, or a refusal (40001 naming why, 50001 when WeChat \
+             Pay's answer is not known)",
+            cancelled.required("billState"),
+        ),
+    );
+    let o = path_param(
+        admin_op(
             "orderNotifications",
             "An order's status reports with every attempt",
         ),

@@ -208,7 +208,11 @@ pub(super) fn kinds() -> Vec<Kind> {
                 (
                     "channelAccountId",
                     false,
-                    text("WECHAT_TRANSFER (required there)", 64),
+                    text(
+                        "WECHAT_TRANSFER (required there): a WECHAT_V2 account signing with MD5 \
+                         (promotion/transfers) or a WECHAT_V3 account (商家转账, the user confirms)",
+                        64,
+                    ),
                 ),
             ],
             view: vec![

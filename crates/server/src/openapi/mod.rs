@@ -27,7 +27,7 @@ use utoipa::openapi::{
 };
 
 /// The sections of the document (its tags), in the order `/docs` shows them.
-pub const TAGS: [(&str, &str); 4] = [
+pub const TAGS: [(&str, &str); 5] = [
     (
         OPEN,
         "Merchant-facing, SPEC §2–§4: `POST` with a JSON body (at most 64 KiB) signed as SPEC §3 says, \
@@ -51,11 +51,18 @@ pub const TAGS: [(&str, &str); 4] = [
         OPS,
         "Health, readiness, Prometheus metrics and this document; no authentication.",
     ),
+    (
+        UPSTREAM,
+        "What the upstreams post to this service, SPEC §10: WeChat Pay's 商家转账 notifications, \
+         verified with the channel account's platform key and opened with its APIv3 key; only a \
+         hint — the bill is queried before anything changes. Answers as WeChat Pay expects.",
+    ),
 ];
 pub const OPEN: &str = "open API";
 pub const RABBITPRE: &str = "Rabbitpre";
 pub const ADMIN: &str = "admin API";
 pub const OPS: &str = "operations";
+pub const UPSTREAM: &str = "upstream notifications";
 
 /// The whole document.
 pub fn document() -> OpenApi {
@@ -313,6 +320,21 @@ pub(crate) fn header_param(
             .description(Some(about))
             .schema(Some(s)),
     )
+}
+
+/// A WeChat Pay v3 failure answer (`{"code": "FAIL", "message"}`).
+pub(crate) fn wechat_fail(why: &str) -> utoipa::openapi::Response {
+    let body = object(
+        [
+            ("code", true, one_of("", &["FAIL"])),
+            ("message", true, string("")),
+        ],
+        false,
+    );
+    ResponseBuilder::new()
+        .description(why)
+        .content("application/json", Content::new(Some(schema(body))))
+        .build()
 }
 
 /// An admin operation: the bearer token, and 401 without it.

@@ -94,6 +94,11 @@ pub(super) fn paths(p: PathsBuilder) -> PathsBuilder {
     );
     p = get(p, "/v1/openapi/platform/publicKey", o);
     p = post(p, "/pay/sendApiRedPack", super::rabbitpre::operation());
+    p = post(
+        p,
+        "/v1/notify/wechat/transfer-bills/{channelAccountId}",
+        transfer_bills_notify(),
+    );
     let o = plain(
         op(OPS, "healthz", "Liveness"),
         "200",
@@ -322,7 +327,66 @@ pub(super) fn order_fields() -> Vec<Field> {
             true,
             integer("grows with each change of the order"),
         ),
+        (
+            "userConfirm",
+            false,
+            schema(object(
+                [
+                    ("mchId", true, string("the WeChat Pay merchant")),
+                    ("appId", true, string("the app the user confirms in")),
+                    (
+                        "package",
+                        true,
+                        string("WeChat's package_info, for wx.requestMerchantTransfer"),
+                    ),
+                ],
+                false,
+            )),
+        ),
     ]
+}
+
+/// `POST /v1/notify/wechat/transfer-bills/{channelAccountId}` (`crate::wechat_notify`).
+fn transfer_bills_notify() -> OperationBuilder {
+    use super::{UPSTREAM, wechat_fail};
+    let o = OperationBuilder::new()
+        .tag(UPSTREAM)
+        .operation_id(Some("wechatTransferBillsNotify"))
+        .summary(Some(
+            "WeChat Pay's MCHTRANSFER.BILL.FINISHED notification for a 商家转账 of this account",
+        ));
+    let o = path_param(
+        o,
+        "channelAccountId",
+        text("the WECHAT_V3 channel account", 64),
+    );
+    let o = json_body(
+        o,
+        "WeChat Pay's signed notification (Wechatpay-Timestamp, -Nonce, -Signature, -Serial headers); \
+         `resource` sealed with AEAD_AES_256_GCM under the APIv3 key",
+        any_object("the notification"),
+        &["application/json"],
+    );
+    o.response(
+        "204",
+        utoipa::openapi::ResponseBuilder::new()
+            .description("verified and opened: the bill is queried now")
+            .build(),
+    )
+    .response("400", wechat_fail("the body or its resource does not open"))
+    .response(
+        "401",
+        wechat_fail("the signature does not verify (signature probes included)"),
+    )
+    .response(
+        "404",
+        wechat_fail("no WECHAT_V3 channel account of that id"),
+    )
+    .response("413", wechat_fail("the body is too large"))
+    .response(
+        "500",
+        wechat_fail("the hint could not be stored: WeChat Pay sends it again"),
+    )
 }
 
 pub(super) fn order_status() -> RefOr<Schema> {

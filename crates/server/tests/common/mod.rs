@@ -72,6 +72,11 @@ pub async fn spawn_with_token(
         .try_init();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let mut dispatcher = dispatcher;
+    // WeChat's 商家转账 notifications come back to this server.
+    dispatcher
+        .public_url
+        .get_or_insert_with(|| format!("http://{addr}"));
     let cfg = rewardgate_server::Config {
         listen: addr.to_string(),
         database_url: db_url.to_string(),
@@ -187,6 +192,13 @@ impl TestApp {
 }
 
 /// How a test signs: which key, and what to put in the headers.
+/// A JSON amount in yuan as fen, read from the number's text (never through a float).
+pub fn fen(v: &Value) -> i64 {
+    rewardgate_core::money::Fen::parse_yuan(&v.to_string())
+        .unwrap_or_else(|e| panic!("{v} is not an amount: {e:?}"))
+        .0
+}
+
 #[derive(Clone)]
 pub struct Sign {
     pub business: String,

@@ -252,14 +252,18 @@ pub(crate) fn apply_change(
 ) -> Result<bool, StoreError> {
     let changed = db.exec(
         "UPDATE orders SET status = $1, version = version + 1, upstream_id = COALESCE($2, upstream_id), error_code = $3, \
-         error_message = $4, finished_at = COALESCE($5, finished_at), updated_at = $6 \
-         WHERE id = $7 AND status = $8 AND version = $9",
+         error_message = $4, finished_at = COALESCE($5, finished_at), user_confirm = COALESCE($6, user_confirm), \
+         updated_at = $7 WHERE id = $8 AND status = $9 AND version = $10",
         &[
             c.to.as_str().into(),
             c.upstream_id.clone().into(),
             c.error_code.clone().into(),
             c.error_message.clone().into(),
             c.finished_at.into(),
+            c.user_confirm
+                .as_ref()
+                .map(|u| serde_json::to_string(u).expect("serializes"))
+                .into(),
             now.into(),
             order.id.into(),
             c.from.as_str().into(),
@@ -325,6 +329,23 @@ pub(crate) fn rearm(db: &mut dyn Db, order_id: i64, now: i64) -> Result<bool, St
         &[j.text("channel_account_id")?.into()],
     )?;
     Ok(true)
+}
+
+/// A hint that the upstream has news of the order under `upstream_key` on `account` (a
+/// 商家转账 notification): its job, if it is waiting, becomes due now with its step unchanged,
+/// so that the dispatcher asks the upstream (the hint itself never moves money). The account's
+/// pause, if any, stays. False when no waiting job matched.
+pub(crate) fn nudge(
+    db: &mut dyn Db,
+    account: &str,
+    upstream_key: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    Ok(db.exec(
+        "UPDATE jobs SET not_before = $1 WHERE upstream_key = $2 AND channel_account_id = $3 \
+         AND state = 'READY' AND not_before > $1",
+        &[now.into(), upstream_key.into(), account.into()],
+    )? > 0)
 }
 
 /// Attempts of one order, oldest first.

@@ -12,7 +12,7 @@ pub(crate) const ORDER_COLUMNS: &str = "o.id, o.order_code, o.business_id, o.mer
     o.product_type, o.status, o.fingerprint, o.template_id, o.product_code, o.activity_id, o.open_id, \
     o.mobile, o.app_id, o.amount, o.settlement, o.callback_url, o.description, o.channel_account_id, \
     o.upstream_id, o.error_code, o.error_message, o.version, o.created_at, o.updated_at, o.finished_at, \
-    o.delivery, j.upstream_key AS upstream_key, j.state AS job_state, j.attempts AS job_attempts";
+    o.delivery, o.user_confirm, j.upstream_key AS upstream_key, j.state AS job_state, j.attempts AS job_attempts";
 
 pub(crate) const ORDER_FROM: &str = "orders o LEFT JOIN jobs j ON j.order_id = o.id";
 
@@ -62,6 +62,14 @@ pub(crate) fn decode(r: &Row) -> Result<Order, StoreError> {
             })?),
         },
         job_attempts: r.opt_int("job_attempts")?.unwrap_or(0),
+        user_confirm: match r.opt_text("user_confirm")? {
+            None => None,
+            Some(u) => {
+                Some(serde_json::from_str(&u).map_err(|e| {
+                    StoreError::Db(format!("column user_confirm does not parse: {e}"))
+                })?)
+            }
+        },
     })
 }
 

@@ -1,9 +1,12 @@
 //! The transfer-bills calls on the v3 client: the same `WECHATPAY2-SHA256-RSA2048` signing and
 //! answer verification as the coupon send (`wechat_v3::client`), the outcomes of `super`.
 
-use super::{Call, CreateRequest, TransferAnswer, answer_outcome, cancel_path, query_path};
+use super::{
+    BillState, Call, CreateRequest, TransferAnswer, answer_outcome, cancel_path, query_path,
+};
 use crate::outcome::Outcome;
 use crate::wechat_v3::client::Client;
+use rewardgate_core::order::UserConfirm;
 
 fn now_secs() -> i64 {
     rewardgate_core::clock::now_ms() / 1000
@@ -47,13 +50,51 @@ impl Client {
             },
         };
         if !matches!(answer.outcome, Outcome::Failed { .. }) {
-            return answer;
+            return self.with_confirm(answer, &req.appid);
         }
         let q = self.query_transfer_bill(&req.out_bill_no).await;
         match q.outcome {
             Outcome::NotFound => answer,
             _ => q,
         }
+    }
+
+    /// A create answer of WAIT_USER_CONFIRM carries `package_info` — the only call that does
+    /// (Q: the query answer has none): the outcome carries what the merchant's app needs.
+    fn with_confirm(&self, answer: TransferAnswer, appid: &str) -> TransferAnswer {
+        let confirm = answer.bill.as_ref().and_then(|b| {
+            (b.state == BillState::WaitUserConfirm)
+                .then_some(b.package_info.as_ref())
+                .flatten()
+                .map(|p| UserConfirm {
+                    mch_id: self.cfg.mch_id.clone(),
+                    app_id: appid.to_string(),
+                    package: p.clone(),
+                })
+        });
+        match confirm {
+            Some(confirm) => TransferAnswer {
+                outcome: Outcome::AwaitingUser { confirm },
+                ..answer
+            },
+            None => answer,
+        }
+    }
+
+    /// Verifies (this account's platform keys) and opens (its APIv3 key) one notification.
+    pub fn open_notification(
+        &self,
+        headers: &super::notify::NotifyHeaders,
+        body: &str,
+        api_v3_key: &[u8],
+    ) -> Result<super::notify::Notification, super::notify::NotifyError> {
+        super::notify::verify_and_decrypt_notification(
+            headers,
+            body,
+            &self.cfg.platform_keys,
+            api_v3_key,
+            now_secs(),
+        )
     }
 
     /// 商户单号查询转账单 (last 30 days).
