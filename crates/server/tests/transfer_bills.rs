@@ -201,6 +201,38 @@ async fn confirm_cancel_expire(b: Backend) {
     assert_eq!(last["body"]["status"], "FAILED", "{o}");
     assert!(last["body"].get("userConfirm").is_none(), "{o}");
 
+    // 4. The operator cancels from the console: the page shows the waiting bill and its button.
+    let c4 = place(&app, 4).await;
+    waiting(&app, &c4, Duration::from_secs(10)).await;
+    let cookie = console::sign_in(&app, TOKEN).await.unwrap();
+    let (st, html, _) = console::page(&app, &cookie, &format!("/console/orders/{c4}")).await;
+    assert_eq!(st, 200);
+    assert!(html.contains("id=\"user-confirm\"") && html.contains("id=\"cancel-transfer\""));
+    let csrf = console::csrf_of(&html);
+    let (st, loc) = console::post(
+        &app,
+        &cookie,
+        &format!("/console/orders/{c4}/cancel"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(st, 303);
+    assert!(
+        loc.as_deref().is_some_and(|l| l.contains("done=")),
+        "{loc:?}"
+    );
+    app.wait_for(
+        std::slice::from_ref(&c4),
+        &["FAILED"],
+        Duration::from_secs(10),
+    )
+    .await;
+    let (_, html, _) = console::page(&app, &cookie, &format!("/console/orders/{c4}")).await;
+    assert!(
+        !html.contains("id=\"cancel-transfer\""),
+        "no cancel once final"
+    );
+
     assert_eq!(
         available(&app).await,
         start - settlement,

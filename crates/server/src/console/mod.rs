@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/orders.csv", get(export::csv))
         .route("/console/orders/{code}", get(orders::show))
         .route("/console/orders/{code}/retry", post(orders::retry_post))
+        .route("/console/orders/{code}/cancel", post(orders::cancel_post))
         .route(
             "/console/notifications/{id}/redeliver",
             post(orders::redeliver),

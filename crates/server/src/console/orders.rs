@@ -6,7 +6,7 @@
 use super::auth::{FormData, Operator};
 use super::internal;
 use super::page::{Flash, Lang, at, back_to, badge, enc, flash, layout, parse_local, yuan};
-use crate::admin::orders::{redeliver_report, retry};
+use crate::admin::orders::{cancel, redeliver_report, retry};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -223,6 +223,9 @@ pub async fn show(
                 }
                 dt { (l.t("Recipient", "收款人")) } dd.mono { (o.open_id.as_deref().or(o.mobile.as_deref()).unwrap_or("—")) " " (o.app_id.as_deref().unwrap_or("")) }
                 dt { (l.t("Created / finished", "创建 / 完成")) } dd { (at(o.created_at)) " / " @if let Some(f) = o.finished_at { (at(f)) } @else { "—" } }
+                @if let Some(u) = o.user_confirm.as_ref().filter(|_| !o.status.is_final()) {
+                    dt { (l.t("Waiting for the user", "等待用户确认收款")) } dd.mono #user-confirm { (u.mch_id) " / " (u.app_id) " / " (u.package) }
+                }
             }
             div {
                 @if !o.status.is_final() {
@@ -231,6 +234,13 @@ pub async fn show(
                         button.warn #retry type="submit" { (l.t("Retry delivery (same upstream key)", "重新投递（同一幂等键）")) }
                     }
                     p.muted { (l.t("A retry asks the upstream first with the same key: it can never pay twice.", "重试先用同一幂等键向上游查询，不会重复付款。")) }
+                }
+                @if o.user_confirm.is_some() && !o.status.is_final() {
+                    form.inline method="post" action=(format!("/console/orders/{}/cancel", enc(&o.order_code))) {
+                        input type="hidden" name="csrf" value=(op.csrf);
+                        button.warn #cancel-transfer type="submit" { (l.t("Cancel the transfer (before the user confirms)", "撤销转账（用户确认前）")) }
+                    }
+                    p.muted { (l.t("WeChat Pay closes the bill; its query then fails the order and releases the hold.", "微信支付关闭转账单；查询确认后订单失败并解冻余额。")) }
                 }
             }
         }
@@ -325,6 +335,31 @@ pub async fn retry_post(
         })
         .map_err(|e| e.0.message);
     back_to(&format!("/console/orders/{}", enc(&code)), outcome)
+}
+
+pub async fn cancel_post(
+    State(s): State<AppState>,
+    op: Operator,
+    Path(code): Path<String>,
+    f: FormData,
+) -> Response {
+    if let Some(r) = op.refuse_forged(&f) {
+        return r;
+    }
+    let l = op.lang;
+    let outcome = cancel(&s, &code)
+        .await
+        .map(|(_, state)| {
+            format!(
+                "{} {state}",
+                l.t("WeChat Pay answered the cancel:", "微信支付撤销受理：")
+            )
+        })
+        .map_err(|e| e.0.message);
+    back_to(
+        &format!("/console/orders/{}", enc(&code)),
+        outcome.as_deref().map_err(Clone::clone),
+    )
 }
 
 pub async fn redeliver(

@@ -3,6 +3,7 @@
 //! set up a catalogue through the admin API.
 #![allow(dead_code)]
 
+pub mod console;
 pub mod delivery;
 
 use aws_lc_rs::rand::SystemRandom;
