@@ -37,8 +37,14 @@ fn demo_runs_to_the_end() {
     );
     assert_eq!(
         stdout.matches("delivered (").count(),
-        5,
+        6,
         "every order's callback arrived: {stdout}"
+    );
+    // The 商家转账 went through the user's confirmation, reported while waiting and at its end.
+    assert!(
+        stdout.contains("商家转账 waits for its user: userConfirm {mchId 1900000109")
+            && stdout.contains("delivered (PROCESSING, SUCCESS)"),
+        "{stdout}"
     );
 }
 

@@ -29,6 +29,7 @@ pub(super) async fn follow(
     let started = Instant::now();
     let mut progress = crate::progress::Progress::new();
     let mut claimed = false;
+    let mut confirmed = false;
     loop {
         let mut done = 0;
         for (kind, code) in orders {
@@ -41,6 +42,33 @@ pub(super) async fn follow(
                     .send()
                     .await?;
                 claimed = true;
+            }
+            // The 商家转账's user confirms in the merchant's app (wx.requestMerchantTransfer with
+            // `userConfirm`; the sandbox's confirm stands in for WeChat).
+            if *kind == "WeChat 商家转账" && o["userConfirm"].is_object() && !confirmed {
+                let key = o["upstreamKey"].as_str().unwrap_or_default();
+                progress.finish();
+                println!(
+                    "  商家转账 waits for its user: userConfirm {{mchId {}, appId {}, package {}…}} — the user confirms",
+                    o["userConfirm"]["mchId"].as_str().unwrap_or(""),
+                    o["userConfirm"]["appId"].as_str().unwrap_or(""),
+                    o["userConfirm"]["package"]
+                        .as_str()
+                        .unwrap_or("")
+                        .chars()
+                        .take(12)
+                        .collect::<String>()
+                );
+                let r = http
+                    .post(format!("{sandbox}/sandbox/v1/transfer-bills/{key}/confirm"))
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    r.status().is_success(),
+                    "the sandbox's confirm of {key}: {}",
+                    r.text().await.unwrap_or_default()
+                );
+                confirmed = true;
             }
             if st == "FAILED" {
                 bail!(

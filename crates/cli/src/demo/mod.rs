@@ -139,6 +139,8 @@ async fn start(
     let base = format!("http://{}", listener.local_addr()?);
     let mut dispatcher = rewardgate_server::dispatcher::DispatcherConfig {
         follow_interval: Duration::from_secs(1),
+        // The sandbox's 商家转账 notifications come back here.
+        public_url: Some(base.clone()),
         ..Default::default()
     };
     if let Some(secs) = a.give_up_after_secs {

@@ -57,6 +57,7 @@ pub(super) async fn setup(
         json!({"kind": "ALIPAY_COUPON", "name": "支付宝立减金 5元", "faceValue": 5, "price": 4.6}),
     )
     .await?;
+    a(Method::PUT, "/products/DEMO-TB", json!({"kind": "WECHAT_TRANSFER", "name": "微信零钱（商家转账）", "feeRateBp": 60, "channelAccountId": "demo-wx3"})).await?;
     a(Method::PUT, "/products/DEMO-TR", json!({"kind": "WECHAT_TRANSFER", "name": "微信零钱", "feeRateBp": 60, "channelAccountId": "demo-wx2"})).await?;
     a(
         Method::PUT,
@@ -123,6 +124,14 @@ pub(super) async fn place(
                 json!({"productCode": "DEMO-TR", "openId": "oDemoUser0003", "spec": 0.5, "bizCode": "demo-tr-1"}),
             ),
             false,
+        ),
+        (
+            "WeChat 商家转账",
+            "/v1/openapi/order/wechat/transfer",
+            with(
+                json!({"productCode": "DEMO-TB", "openId": "oDemoUser0005", "spec": 0.88, "bizCode": "demo-tb-1", "description": "演示活动奖励"}),
+            ),
+            true,
         ),
         (
             "WeChat 立减金",
