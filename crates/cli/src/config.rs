@@ -79,8 +79,13 @@ pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
     }
     if let Some(v) = env("RG_PUBLIC_URL") {
         let v = v.trim_end_matches('/').to_string();
-        if !(v.starts_with("https://") || v.starts_with("http://")) || v.contains('?') {
-            anyhow::bail!("RG_PUBLIC_URL must be an http(s) base URL without a query");
+        // WeChat Pay takes only https notify URLs without a query (doc 4012716434); plain http
+        // is accepted for loopback (the sandbox and tests).
+        let probe = format!("{v}/v1/notify/wechat/transfer-bills/x");
+        if !rewardgate_channels::wechat_v3::transfer_bills::valid_notify_url(&probe) {
+            anyhow::bail!(
+                "RG_PUBLIC_URL must be an https base URL without a query (http only for loopback), at most 200 characters"
+            );
         }
         d.public_url = Some(v);
     }

@@ -56,6 +56,22 @@ pub fn price_transfer(spec: Fen, p: &Product) -> Result<Fen, ApiError> {
     Ok(with_fee(spec, p.fee_rate_bp.unwrap_or(0)))
 }
 
+/// From this amount WeChat Pay's 商家转账 requires the user's real name (`user_name`, doc
+/// 4012716434: "转账金额 >= 2,000元时，该笔明细必须填写"), which this API does not collect.
+pub const TRANSFER_BILL_NAME_FROM: Fen = Fen(200_000);
+
+/// A transfer through 商家转账 (a WECHAT_V3 account) must stay below
+/// `TRANSFER_BILL_NAME_FROM`: refused at intake (42201) rather than accepted and failed.
+pub fn check_transfer_bill(spec: Fen) -> Result<(), ApiError> {
+    if spec >= TRANSFER_BILL_NAME_FROM {
+        return Err(ApiError::new(
+            Status::OutOfLimits,
+            "spec must be below 2000 yuan for a transfer through 商家转账 (WeChat Pay requires the user's real name from 2000 yuan)",
+        ));
+    }
+    Ok(())
+}
+
 /// Settlement for a coupon: the product's fixed price, if the activity is on at `now_ms`.
 pub fn price_coupon(p: &Product, a: &Activity, now_ms: i64) -> Result<Fen, ApiError> {
     if a.product_code != p.code {

@@ -264,6 +264,8 @@ fn body(w: &World, out_bill_no: &str, fen: i64) -> Value {
 fn state(a: &TransferAnswer) -> &str {
     match &a.outcome {
         Outcome::Pending { code, .. } => code,
+        // A create answer of WAIT_USER_CONFIRM with its package.
+        Outcome::AwaitingUser { .. } => "WAIT_USER_CONFIRM",
         Outcome::Granted { .. } => "GRANTED",
         Outcome::Failed { code, .. } => code,
         Outcome::NotFound => "NOT_FOUND",

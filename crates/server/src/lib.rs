@@ -89,7 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/openapi/platform/publicKey", get(open_api::public_key))
         .route("/pay/sendApiRedPack", post(rabbitpre::send_api_red_pack))
         .route(
-            "/v1/notify/wechat/transfer-bills/{channel_account_id}",
+            "/v1/notify/wechat/transfer-bills/{channelAccountId}",
             post(wechat_notify::transfer_bills),
         )
         .route("/healthz", get(|| async { "ok" }))

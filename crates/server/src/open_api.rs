@@ -7,7 +7,9 @@ use crate::state::AppState;
 use crate::views::order_view;
 use axum::extract::State;
 use axum::response::Response;
-use rewardgate_core::catalog::{Activity, ChannelAccount, Product, Template, not_enabled};
+use rewardgate_core::catalog::{
+    Activity, ChannelAccount, ChannelKind, Product, Template, not_enabled,
+};
 use rewardgate_core::json::{JsonObject, parse_object};
 use rewardgate_core::order::{KeyScheme, NewOrder, OrderSpec, ProductType};
 use rewardgate_core::request::{Caller, CreateOrder, OrderQuery, parse_caller};
@@ -116,7 +118,12 @@ async fn route(s: &AppState, v: &Verified, req: CreateOrder) -> Result<NewOrder,
             let p = product(s, &req).await?;
             let spec = req.spec.unwrap_or_default();
             let ch = p.channel_account_id.clone().unwrap_or_default();
-            (pricing::price_transfer(spec, &p)?, Some(spec), ch)
+            let price = pricing::price_transfer(spec, &p)?;
+            let account: Option<ChannelAccount> = s.catalog(&ch).await?;
+            if account.is_some_and(|a| a.kind == ChannelKind::WechatV3) {
+                pricing::check_transfer_bill(spec)?;
+            }
+            (price, Some(spec), ch)
         }
         ProductType::WechatCoupon | ProductType::AlipayCoupon => {
             let p = product(s, &req).await?;

@@ -20,6 +20,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/openapi/merchant/business/balance"),
     ("GET", "/v1/openapi/platform/publicKey"),
     ("POST", "/pay/sendApiRedPack"),
+    (
+        "POST",
+        "/v1/notify/wechat/transfer-bills/{channelAccountId}",
+    ),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -49,6 +53,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/v1/orders"),
     ("GET", "/admin/v1/orders/{code}"),
     ("POST", "/admin/v1/orders/{code}/retry"),
+    ("POST", "/admin/v1/orders/{code}/cancel"),
     ("GET", "/admin/v1/orders/{code}/notifications"),
     ("POST", "/admin/v1/notifications/{id}/redeliver"),
     ("GET", "/admin/v1/jobs"),

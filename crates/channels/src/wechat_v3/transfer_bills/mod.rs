@@ -52,7 +52,7 @@ pub const SCENE_1000_INFO_TYPES: [&str; 2] = ["活动名称", "奖励说明"];
 pub const SCENE_1000_PERCEPTIONS: [&str; 2] = ["现金奖励", "活动奖励"];
 /// From this amount (2000 yuan) `user_name` is required (doc 4012716434: "转账金额 >= 2,000元时，
 /// 该笔明细必须填写"; wechatpayv3 2.0.4 mchtransfer.py raises below it too).
-pub const USER_NAME_FROM_FEN: i64 = 200_000;
+pub const USER_NAME_FROM_FEN: i64 = rewardgate_core::pricing::TRANSFER_BILL_NAME_FROM.0;
 /// The least one transfer may be: 0.1 yuan (issue 13; a 1-fen transfer is refused "超过单笔转账
 /// 上下限", developers.weixin.qq.com community 2025-04-26).
 pub const MIN_FEN: i64 = 10;
