@@ -258,10 +258,24 @@ both_backends!(confirm_cancel_and_expiry, confirm_cancel_expire);
 async fn unknown_creates(b: Backend) {
     let (_db, up, app) = setup(b, Duration::from_millis(300)).await;
     let start = available(&app).await;
+    // One create surely answered SYSTEM_ERROR, one surely timed out, then a mix.
+    let unknown_attempt = |a: &Value| a["outcome"] == "UNKNOWN";
+    let mut codes = Vec::new();
+    for (i, faults) in [
+        json!({"systemError": 1.0}),
+        json!({"timeout": 1.0, "timeoutSeconds": 11}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        up.faults(faults).await;
+        codes.push(place(&app, i).await);
+        app.wait_attempt(&codes[i], 1, unknown_attempt, Duration::from_secs(30))
+            .await;
+    }
     up.faults(json!({"systemError": 0.4, "timeout": 0.1, "timeoutSeconds": 11}))
         .await;
-    let mut codes = Vec::new();
-    for i in 0..8 {
+    for i in 2..8 {
         codes.push(place(&app, i).await);
     }
     let mut keys = Vec::new();
