@@ -549,3 +549,29 @@ async fn notifications_are_retried_and_may_come_twice() {
     );
     assert!(w.effects("TBR2").await.is_empty());
 }
+
+/// The credential probe of 商家转账 orders: a query of a number no order uses answers 404
+/// NOT_FOUND (healthy); signed with a key the account does not know, 401 (the account's).
+#[tokio::test]
+async fn the_transfer_bills_probe() {
+    let w = spawn(json!({})).await;
+    assert_eq!(
+        w.client.probe_transfer_bills().await,
+        rewardgate_channels::Probe::Healthy
+    );
+    let (other, _) = RsaPrivateKey::generate_pem().unwrap();
+    let stranger = Client::new(Config {
+        base_url: w.base.clone(),
+        mch_id: MCH.into(),
+        app_id: APP.into(),
+        private_key: RsaPrivateKey::from_pem(&other).unwrap(),
+        cert_serial_no: "MSERIAL".into(),
+        platform_keys: keys(),
+        extra_roots_pem: None,
+    })
+    .unwrap();
+    assert!(matches!(
+        stranger.probe_transfer_bills().await,
+        rewardgate_channels::Probe::Reproduced(_)
+    ));
+}

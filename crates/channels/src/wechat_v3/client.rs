@@ -36,6 +36,25 @@ pub struct Client {
     pub(crate) cfg: Config,
 }
 
+/// What a known-good request's answer says about the account: a 401, or a 403 NO_AUTH, is its
+/// signature or rights; a 5xx or no answer tells nothing; anything else is healthy.
+pub(crate) fn probe_answer(r: Result<Answer, Outcome>) -> crate::Probe {
+    match r {
+        Err(Outcome::Unknown { reason }) => crate::Probe::Unclear(reason),
+        Err(_) => crate::Probe::Unclear("no answer".into()),
+        Ok(a) => {
+            let v: Value = serde_json::from_str(&a.body).unwrap_or(Value::Null);
+            let code = v["code"].as_str().unwrap_or("");
+            match a.status {
+                401 => crate::Probe::Reproduced(format!("401 {code}")),
+                403 if code == "NO_AUTH" => crate::Probe::Reproduced(format!("403 {code}")),
+                500..=599 => crate::Probe::Unclear(format!("HTTP {}", a.status)),
+                _ => crate::Probe::Healthy,
+            }
+        }
+    }
+}
+
 /// How far an answer's `Wechatpay-Timestamp` may be from our clock, in seconds.
 pub const MAX_CLOCK_OFFSET_SECS: i64 = 300;
 
@@ -164,20 +183,7 @@ impl Client {
             super::path_segment(stock_id),
             super::path_segment(&self.cfg.mch_id)
         );
-        match self.request("GET", &path, String::new(), None).await {
-            Err(Outcome::Unknown { reason }) => crate::Probe::Unclear(reason),
-            Err(_) => crate::Probe::Unclear("no answer".into()),
-            Ok(a) => {
-                let v: Value = serde_json::from_str(&a.body).unwrap_or(Value::Null);
-                let code = v["code"].as_str().unwrap_or("");
-                match a.status {
-                    401 => crate::Probe::Reproduced(format!("401 {code}")),
-                    403 if code == "NO_AUTH" => crate::Probe::Reproduced(format!("403 {code}")),
-                    500..=599 => crate::Probe::Unclear(format!("HTTP {}", a.status)),
-                    _ => crate::Probe::Healthy,
-                }
-            }
-        }
+        probe_answer(self.request("GET", &path, String::new(), None).await)
     }
 
     /// One signed request; the answer as it arrived. `wechatpay_serial`: the key id a sensitive

@@ -220,13 +220,11 @@ pub(super) async fn confirm_credentials(
                     let appid = o.app_id.clone().unwrap_or_else(|| account.app_id.clone());
                     c.probe(&appid).await
                 }
-                ChannelClient::WechatV3(c) => {
-                    let stock = match &job.request {
-                        Some(UpstreamRequest::WechatCoupon { stock_id, .. }) => stock_id.as_str(),
-                        _ => "0",
-                    };
-                    c.probe(stock).await
-                }
+                ChannelClient::WechatV3(c) => match &job.request {
+                    Some(UpstreamRequest::TransferBill { .. }) => c.probe_transfer_bills().await,
+                    Some(UpstreamRequest::WechatCoupon { stock_id, .. }) => c.probe(stock_id).await,
+                    _ => c.probe("0").await,
+                },
                 ChannelClient::Alipay(c) => c.probe().await,
             },
             Err(e) => Probe::Unclear(e),

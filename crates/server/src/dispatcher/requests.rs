@@ -96,7 +96,11 @@ pub(super) async fn build(
         // 商家转账 on a WECHAT_V3 account (SPEC §10).
         ProductType::WechatTransfer if account.kind == ChannelKind::WechatV3 => {
             let p: Product = needed(ctx, &o.product_code).await?;
-            let description = o.description.clone().unwrap_or_else(|| p.name.clone());
+            let description = o
+                .description
+                .clone()
+                .filter(|d| !d.trim().is_empty())
+                .unwrap_or_else(|| p.name.clone());
             UpstreamRequest::TransferBill {
                 appid: app_id,
                 openid: open_id,

@@ -97,6 +97,17 @@ impl Client {
         )
     }
 
+    /// A known-good request of the 商家转账 product: the query of a number no order uses (404
+    /// NOT_FOUND is the healthy answer). A 401, or a 403 NO_AUTH, here is the account's — its
+    /// signature or its rights to 商家转账 — not one order's; the coupon probe would ask about
+    /// another product's rights.
+    pub async fn probe_transfer_bills(&self) -> crate::Probe {
+        crate::wechat_v3::client::probe_answer(
+            self.request("GET", &query_path("RGPROBE0"), String::new(), None)
+                .await,
+        )
+    }
+
     /// 商户单号查询转账单 (last 30 days).
     pub async fn query_transfer_bill(&self, out_bill_no: &str) -> TransferAnswer {
         if !super::valid_out_bill_no(out_bill_no) {
