@@ -87,22 +87,6 @@ pub async fn transfer_bills(
         Ok(nudged) => {
             tracing::info!(account = %account.id, out_bill_no = %n.bill.out_bill_no,
                 state = %n.bill.state.as_str(), nudged, "transfer-bills notification");
-            if !nudged {
-                // The job may be in flight (its attempt then writes its own next time over the
-                // hint): try again a few times as the attempt ends. Only a hint — without it the
-                // job's own schedule still asks WeChat.
-                let (store, account, key) =
-                    (s.store.clone(), account.id.clone(), n.bill.out_bill_no);
-                tokio::spawn(async move {
-                    for _ in 0..5 {
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                        let now = rewardgate_core::clock::now_ms();
-                        if let Ok(true) = store.nudge_job(account.clone(), key.clone(), now).await {
-                            break;
-                        }
-                    }
-                });
-            }
             StatusCode::NO_CONTENT.into_response()
         }
         Err(e) => {

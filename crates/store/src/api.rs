@@ -278,8 +278,9 @@ impl Store {
             .await
     }
 
-    /// Makes the waiting job of `upstream_key` on `account` due now (an upstream's notification:
-    /// only a hint, the dispatcher's query decides); false if none was waiting.
+    /// Makes the job of `upstream_key` on `account` due now — at once if it waits, as its attempt
+    /// is recorded if it is in flight (an upstream's notification: only a hint, the dispatcher's
+    /// query decides); false if no open job matched.
     pub async fn nudge_job(
         &self,
         account: String,

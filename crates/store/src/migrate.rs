@@ -58,6 +58,10 @@ const MIGRATIONS: &[(i64, Source)] = &[
         9,
         Source::Shared(include_str!("../migrations/0009_user_confirm.sql")),
     ),
+    (
+        10,
+        Source::Shared(include_str!("../migrations/0010_job_nudge.sql")),
+    ),
 ];
 
 fn text(s: &Source, d: Dialect) -> String {

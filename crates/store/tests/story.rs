@@ -232,6 +232,72 @@ async fn failing_batch_mate(b: Backend) {
 }
 both!(a_failing_operation_fails_alone, failing_batch_mate);
 
+/// An upstream's notification (a 商家转账 confirmed) is only a hint, kept in the database: a waiting
+/// job becomes due now; a job in flight is due now once its attempt is recorded, whatever time
+/// the attempt chose; a job with no hint keeps its own time.
+async fn nudges(b: Backend) {
+    let db = TestDb::new(b);
+    let s = store_with_business(&db, 0).await;
+    s.topup("B1".into(), Fen(1000), "t".into(), now())
+        .await
+        .unwrap();
+    s.accept(nonce("n1"), order("n1", 100, true)).await.unwrap();
+    let t = now();
+    let claim = |at: i64| s.claim_jobs("W".into(), at, at + 60_000, 10, 0);
+    let c = claim(t).await.unwrap().jobs.remove(0);
+    let (account, key) = (
+        c.order.channel_account_id.to_string(),
+        c.upstream_key.clone(),
+    );
+    let attempt = Attempt {
+        worker: "W".into(),
+        step: Step::Check,
+        outcome: "PENDING".into(),
+        detail: None,
+        latency_ms: 1,
+    };
+    let later = Next::Again {
+        step: Step::Check,
+        not_before: t + 3_600_000,
+    };
+    // In flight: the hint is kept and wins over the attempt's hour.
+    assert!(
+        s.nudge_job(account.clone(), key.clone(), t + 10)
+            .await
+            .unwrap()
+    );
+    let record = |c: &Claimed, at: i64| {
+        s.record_attempt(
+            c.order.clone(),
+            c.lease.clone(),
+            attempt.clone(),
+            None,
+            later.clone(),
+            at,
+        )
+    };
+    assert!(record(&c, t + 20).await.unwrap());
+    let c = claim(t + 30).await.unwrap().jobs;
+    assert_eq!(c.len(), 1, "due now, not in an hour");
+    // No hint this time: it waits its hour.
+    assert!(record(&c[0], t + 40).await.unwrap());
+    assert!(claim(t + 50).await.unwrap().jobs.is_empty());
+    // Waiting: due at once. Another account's or another key's hint matches nothing.
+    assert!(
+        !s.nudge_job("other".into(), key.clone(), t + 60)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.nudge_job(account.clone(), "nope".into(), t + 60)
+            .await
+            .unwrap()
+    );
+    assert!(s.nudge_job(account, key, t + 60).await.unwrap());
+    assert_eq!(claim(t + 70).await.unwrap().jobs.len(), 1);
+}
+both!(a_notification_makes_the_job_due_even_in_flight, nudges);
+
 /// A claim whose lease ran out is taken again (a send becomes a check); the first claim can no
 /// longer record.
 async fn leases(b: Backend) {

@@ -203,15 +203,19 @@ pub(crate) fn record(
         Next::Again { step, not_before } => (JobState::Ready, *step, *not_before),
         Next::Stuck => (JobState::Stuck, attempt.step, now),
     };
+    // A job nudged while in flight (`nudge`) is due at once rather than at its own next time.
     let held = db.exec(
-        "UPDATE jobs SET state = $1, step = $2, not_before = $3, lease_owner = NULL, lease_until = NULL, last_error = $4, \
-         updated_at = $5 WHERE order_id = $6 AND lease_owner = $7 AND state = 'IN_FLIGHT'",
+        "UPDATE jobs SET state = $1, step = $2, \
+         not_before = CASE WHEN nudged_at IS NOT NULL AND CAST($3 AS BIGINT) > CAST($4 AS BIGINT) \
+         THEN CAST($4 AS BIGINT) ELSE CAST($3 AS BIGINT) END, \
+         lease_owner = NULL, lease_until = NULL, last_error = $5, updated_at = $4, nudged_at = NULL \
+         WHERE order_id = $6 AND lease_owner = $7 AND state = 'IN_FLIGHT'",
         &[
             state.as_str().into(),
             step.as_str().into(),
             not_before.into(),
-            attempt.detail.clone().into(),
             now.into(),
+            attempt.detail.clone().into(),
             order.id.into(),
             lease.into(),
         ],
@@ -333,8 +337,10 @@ pub(crate) fn rearm(db: &mut dyn Db, order_id: i64, now: i64) -> Result<bool, St
 
 /// A hint that the upstream has news of the order under `upstream_key` on `account` (a
 /// 商家转账 notification): its job, if it is waiting, becomes due now with its step unchanged,
-/// so that the dispatcher asks the upstream (the hint itself never moves money). The account's
-/// pause, if any, stays. False when no waiting job matched.
+/// so that the dispatcher asks the upstream (the hint itself never moves money); if it is in
+/// flight, the hint is kept (`nudged_at`) and the attempt's record makes it due now (`record`).
+/// The account's pause, if any, stays. False when no waiting or running job matched (the order
+/// is settled, or stuck for an operator).
 pub(crate) fn nudge(
     db: &mut dyn Db,
     account: &str,
@@ -342,8 +348,9 @@ pub(crate) fn nudge(
     now: i64,
 ) -> Result<bool, StoreError> {
     Ok(db.exec(
-        "UPDATE jobs SET not_before = $1 WHERE upstream_key = $2 AND channel_account_id = $3 \
-         AND state = 'READY' AND not_before > $1",
+        "UPDATE jobs SET not_before = CASE WHEN state = 'READY' AND not_before > $1 THEN $1 ELSE not_before END, \
+         nudged_at = CASE WHEN state = 'IN_FLIGHT' THEN $1 ELSE nudged_at END \
+         WHERE upstream_key = $2 AND channel_account_id = $3 AND state IN ('READY', 'IN_FLIGHT')",
         &[now.into(), upstream_key.into(), account.into()],
     )? > 0)
 }
