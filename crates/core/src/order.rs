@@ -123,8 +123,10 @@ pub struct Order {
 }
 
 /// `userConfirm` of a 商家转账 waiting for the user (SPEC §10): the merchant's app calls
-/// `wx.requestMerchantTransfer` with these (`mchId`, `appId`, `package`, as in WeChat's JSAPI
-/// 拉起用户确认收款 page, pay.weixin.qq.com doc 4012716430).
+/// `wx.requestMerchantTransfer` with these — `mchId` 商户号, `appId`, and `package` "商家转账付款单
+/// 跳转收款页 pkg 信息，商家转账付款单受理成功时返回给商户" (the create answer's `package_info`;
+/// DCloud's wrapper of that call documents its parameters, doc.dcloud.net.cn/uni-app-x/api/
+/// request-merchant-transfer.html, pointing at pay.weixin.qq.com/doc/v3/merchant/4012711988).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserConfirm {

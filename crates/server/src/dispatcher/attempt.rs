@@ -238,6 +238,14 @@ pub(super) async fn confirm_credentials(
             message: format!("{message} (a known-good request was refused too: {why})"),
             wait: Wait::PauseAccount,
         },
+        // A 商家转账 ends only on a query's FAIL or CANCELLED (doc 4012716434: change the number
+        // only "当查询原订单结果明确为“失败”时"): a refusal of its create, even this order's own, is
+        // asked again with the same number — an operator sees it stuck if it never settles.
+        Probe::Healthy if matches!(job.request, Some(UpstreamRequest::TransferBill { .. })) => {
+            Outcome::Unknown {
+                reason: format!("{code}: {message} (a 商家转账 is settled by its query)"),
+            }
+        }
         Probe::Healthy if step == Step::Send => Outcome::Failed {
             code,
             message: format!(

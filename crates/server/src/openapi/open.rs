@@ -382,7 +382,16 @@ fn transfer_bills_notify() -> OperationBuilder {
         "404",
         wechat_fail("no WECHAT_V3 channel account of that id"),
     )
-    .response("413", wechat_fail("the body is too large"))
+    .response(
+        "413",
+        utoipa::openapi::ResponseBuilder::new()
+            .description("the body is larger than 2 MiB (axum's limit, answered as text)")
+            .content(
+                "text/plain; charset=utf-8",
+                utoipa::openapi::Content::new(Some(super::string("length limit exceeded"))),
+            )
+            .build(),
+    )
     .response(
         "500",
         wechat_fail("the hint could not be stored: WeChat Pay sends it again"),

@@ -98,7 +98,8 @@ impl Client {
     }
 
     /// A known-good request of the 商家转账 product: the query of a number no order uses (404
-    /// NOT_FOUND is the healthy answer). A 401, or a 403 NO_AUTH, here is the account's — its
+    /// NOT_FOUND "记录不存在" is the healthy answer: 商户单号查询转账单's error table, and the
+    /// community thread cited at `answer_outcome`). A 401, or a 403 NO_AUTH, here is the account's — its
     /// signature or its rights to 商家转账 — not one order's; the coupon probe would ask about
     /// another product's rights.
     pub async fn probe_transfer_bills(&self) -> crate::Probe {
