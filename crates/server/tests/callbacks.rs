@@ -382,3 +382,63 @@ async fn a_private_target_is_refused_with_the_reason() {
     assert!(rx.lock().unwrap().got.is_empty(), "nothing was sent");
     app.stop().await;
 }
+
+/// A host's share: however many of its reports are due (and claimed ahead), no more than
+/// `per_target` of its requests are in flight at once, and every report arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_host_never_has_more_than_its_share_in_flight() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let db = TestDb::new(Backend::Sqlite);
+    let up = sandbox().await;
+    let (now, most, got) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let (n, m, g) = (now.clone(), most.clone(), got.clone());
+    let slow = axum::Router::new().route(
+        "/cb",
+        axum::routing::post(move || {
+            let (n, m, g) = (n.clone(), m.clone(), g.clone());
+            async move {
+                let inside = n.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(inside, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                n.fetch_sub(1, Ordering::SeqCst);
+                g.fetch_add(1, Ordering::SeqCst);
+                "SUCCESS"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/cb", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, slow).await });
+    let notifier = rewardgate_server::notifier::NotifierConfig {
+        per_target: 3,
+        concurrency: 64,
+        ..fast_notifier(true)
+    };
+    assert_eq!((notifier.per_host(), notifier.held_per_host()), (3, 6));
+    let app = spawn_full(&db.url, fast_dispatcher(), notifier).await;
+    wire(&app, &up).await;
+    app.put(
+        "/businesses/B1",
+        json!({"merchantId": "M1", "name": "b", "md5Key": MD5_KEY, "callbackUrl": url}),
+    )
+    .await;
+    for i in 0..15 {
+        app.place("wx", 200 + i).await;
+    }
+    wait_until(
+        "every report",
+        async || got.load(Ordering::SeqCst) >= 15,
+        Duration::from_secs(30),
+    )
+    .await;
+    let most = most.load(Ordering::SeqCst);
+    assert!(
+        (1..=3).contains(&most),
+        "{most} requests in flight at once to one host"
+    );
+    app.stop().await;
+}

@@ -214,7 +214,7 @@ pub struct ReportClaim {
     pub lease_until: i64,
     /// Reports at most, in all.
     pub limit: i64,
-    /// Reports in flight per host in this process, and how many one host may have at once.
+    /// Reports held per host in this process, and how many one host may hold at once.
     pub busy: std::collections::HashMap<String, i64>,
     pub per_host: i64,
     /// Which host's share comes first.
