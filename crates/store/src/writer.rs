@@ -277,7 +277,10 @@ fn with_savepoints(
     db: &mut dyn Db,
     batch: &mut [Box<dyn WriteOp>],
 ) -> Result<Vec<Option<StoreError>>, StoreError> {
-    db.begin()?;
+    // Statements held back to go with the next ones: on PostgreSQL the transaction's BEGIN goes
+    // with the first savepoint, a savepoint's release with the next savepoint or the COMMIT —
+    // a round trip each less a batch (on SQLite they run at once, where they cost no trip).
+    let mut held = Held::new(db)?;
     let n = batch.len();
     // The operations still to run one by one: all but the intakes a run answered.
     let mut alone: Vec<usize> = Vec::with_capacity(n);
@@ -301,14 +304,14 @@ fn with_savepoints(
         // operations run one by one (`run_batch`), which is rare and costs only time.
         let guarded = db.dialect() == crate::db::Dialect::Postgres;
         if guarded {
-            statements(db, &["SAVEPOINT run"])?;
+            held.run(db, &["SAVEPOINT run"])?;
         }
         let items: Vec<(&NonceUse, &NewOrder)> =
             run.iter().map(|op| (&op.nonce, &op.order)).collect();
         match crate::sql::intake::accept_batch(db, &items) {
             Ok(outs) => {
                 if guarded {
-                    statements(db, &["RELEASE SAVEPOINT run"])?;
+                    held.hold(db, &["RELEASE SAVEPOINT run"])?;
                 }
                 for (k, (op, out)) in run.iter_mut().zip(outs).enumerate() {
                     if out.is_none() {
@@ -329,30 +332,53 @@ fn with_savepoints(
         i = end;
     }
     let mut failed: Vec<Option<StoreError>> = (0..n).map(|_| None).collect();
-    let last = alone.len().saturating_sub(1);
-    if !alone.is_empty() {
-        statements(db, &["SAVEPOINT op"])?;
-    }
-    for (k, &i) in alone.iter().enumerate() {
-        // The next operation's savepoint goes with this one's release: one round trip less an
-        // operation on PostgreSQL.
-        let next: &[&str] = if k == last { &[] } else { &["SAVEPOINT op"] };
+    for &i in &alone {
+        held.run(db, &["SAVEPOINT op"])?;
         match batch[i].apply(db) {
-            Ok(()) => statements(db, &[&["RELEASE SAVEPOINT op"], next].concat())?,
+            Ok(()) => held.hold(db, &["RELEASE SAVEPOINT op"])?,
             Err(e) => {
                 if db.is_broken() {
                     return Err(e);
                 }
-                statements(
-                    db,
-                    &[&["ROLLBACK TO SAVEPOINT op", "RELEASE SAVEPOINT op"], next].concat(),
-                )?;
+                held.hold(db, &["ROLLBACK TO SAVEPOINT op", "RELEASE SAVEPOINT op"])?;
                 failed[i] = Some(e);
             }
         }
     }
-    db.batch("COMMIT")?;
+    held.run(db, &["COMMIT"])?;
     Ok(failed)
+}
+
+/// Statements that return nothing, held back on PostgreSQL until the next ones are sent.
+struct Held(Vec<&'static str>);
+
+impl Held {
+    /// Opens the transaction (on PostgreSQL, with the next statements sent).
+    fn new(db: &mut dyn Db) -> Result<Held, StoreError> {
+        if db.dialect() == crate::db::Dialect::Postgres {
+            Ok(Held(vec!["BEGIN"]))
+        } else {
+            db.begin()?;
+            Ok(Held(Vec::new()))
+        }
+    }
+
+    /// Runs what is held, then `sql`.
+    fn run(&mut self, db: &mut dyn Db, sql: &[&'static str]) -> Result<(), StoreError> {
+        self.0.extend_from_slice(sql);
+        let all = std::mem::take(&mut self.0);
+        statements(db, &all)
+    }
+
+    /// Holds `sql` for the next statements (PostgreSQL); runs it at once on SQLite.
+    fn hold(&mut self, db: &mut dyn Db, sql: &[&'static str]) -> Result<(), StoreError> {
+        if db.dialect() == crate::db::Dialect::Postgres {
+            self.0.extend_from_slice(sql);
+            Ok(())
+        } else {
+            statements(db, sql)
+        }
+    }
 }
 
 /// Runs statements that return nothing: in one round trip on PostgreSQL (a simple query of

@@ -395,6 +395,8 @@ pub(crate) fn accept_batch(
     } else {
         ""
     };
+    // PostgreSQL's account updates (account, change), made with the postings and jobs.
+    let mut moves: Vec<(String, i64)> = Vec::new();
     for (business, idx) in by_business(&inserted.iter().map(|p| p.0).collect::<Vec<_>>()) {
         let o = items[idx[0]].1;
         let (available, held_account) = (
@@ -420,7 +422,11 @@ pub(crate) fn accept_batch(
                 out[i] = Some(AcceptOutcome::Insufficient);
             }
         }
-        if total > 0
+        if total > 0 && db.dialect() == Dialect::Postgres {
+            // Written with the postings and jobs below: one round trip less a business.
+            moves.push((available, -total));
+            moves.push((held_account, total));
+        } else if total > 0
             && db.exec(
                 "UPDATE accounts SET balance = balance + (CASE WHEN id = $1 THEN -1 ELSE 1 END) * $2::bigint \
                  WHERE id = $1 OR id = $3",
@@ -449,8 +455,12 @@ pub(crate) fn accept_batch(
              j AS ( \
                INSERT INTO jobs (order_id, channel_account_id, upstream_key, state, step, attempts, not_before, created_at, updated_at) \
                SELECT u.id, u.ca, u.k, $7, 'SEND', 0, u.t, u.t, u.t \
-               FROM UNNEST($5::bigint[], $8::text[], $9::text[], $6::bigint[]) AS u(id, ca, k, t) RETURNING 1) \
-             SELECT (SELECT count(*) FROM p) AS posted, (SELECT count(*) FROM j) AS jobs",
+               FROM UNNEST($5::bigint[], $8::text[], $9::text[], $6::bigint[]) AS u(id, ca, k, t) RETURNING 1), \
+             a AS ( \
+               UPDATE accounts SET balance = accounts.balance + m.change \
+               FROM UNNEST($10::text[], $11::bigint[]) AS m(id, change) WHERE accounts.id = m.id RETURNING 1) \
+             SELECT (SELECT count(*) FROM p) AS posted, (SELECT count(*) FROM j) AS jobs, \
+               (SELECT count(*) FROM a) AS moved",
             &[
                 PostingKind::Hold.as_str().into(),
                 col(&|o, _| available(o).into()),
@@ -461,12 +471,19 @@ pub(crate) fn accept_batch(
                 JobState::Ready.as_str().into(),
                 col(&|o, _| o.channel_account_id.as_str().into()),
                 column(keys.iter().map(Val::from).collect()),
+                Val::TA(moves.iter().map(|(a, _)| Some(a.clone())).collect()),
+                Val::IA(moves.iter().map(|(_, c)| Some(*c)).collect()),
             ],
         )?;
         let n = held.len() as i64;
         if row.int("posted")? != n || row.int("jobs")? != n {
             return Err(StoreError::Db(
                 "a batch's postings or jobs were not all written".into(),
+            ));
+        }
+        if row.int("moved")? != moves.len() as i64 {
+            return Err(StoreError::Db(
+                "ledger account missing for a business of the batch".into(),
             ));
         }
     } else {
