@@ -193,6 +193,10 @@ impl Work for Ctx {
 
     async fn process(self: Arc<Self>, d: DueReport) {
         let host = d.host.clone();
+        let _held = Holding {
+            ctx: &self,
+            host: host.clone(),
+        };
         let sending = self
             .hosts
             .lock()
@@ -208,11 +212,27 @@ impl Work for Ctx {
         {
             tracing::warn!(host = %host, "callback delivery outlived its budget; the report is taken again after its lease");
         }
-        let mut hosts = self.hosts.lock().expect("hosts lock");
-        if let Some(s) = hosts.get_mut(&host) {
+    }
+}
+
+/// One report in its host's share, given back however `process` ends (a panic included), so that
+/// a host's room never shrinks for good.
+struct Holding<'a> {
+    ctx: &'a Ctx,
+    host: String,
+}
+
+impl Drop for Holding<'_> {
+    fn drop(&mut self) {
+        let mut hosts = self
+            .ctx
+            .hosts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(s) = hosts.get_mut(&self.host) {
             s.held = s.held.saturating_sub(1);
             if s.held == 0 {
-                hosts.remove(&host);
+                hosts.remove(&self.host);
             }
         }
     }

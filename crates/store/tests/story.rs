@@ -438,6 +438,87 @@ async fn leases(b: Backend) {
 }
 both!(leases_run_out_and_reports_go_out, leases);
 
+/// Reports whose lease ran out are taken again within their host's room, like due ones: a
+/// process taking over a stopped one's leases does not hold a host's whole backlog at once.
+async fn expired_reports(b: Backend) {
+    let db = TestDb::new(b);
+    let s = store_with_business(&db, 0).await;
+    s.topup("B1".into(), Fen(1000), "t".into(), now())
+        .await
+        .unwrap();
+    for i in 0..5 {
+        let biz = format!("x{i}");
+        s.accept(nonce(&biz), order(&biz, 100, true)).await.unwrap();
+    }
+    let t = now();
+    let jobs = s
+        .claim_jobs("A".into(), t, t + 60_000, 10, 0)
+        .await
+        .unwrap()
+        .jobs;
+    assert_eq!(jobs.len(), 5);
+    for j in jobs {
+        let o = j.order.clone();
+        let change = Change {
+            from: OrderStatus::Processing,
+            from_version: o.version,
+            to: OrderStatus::Success,
+            posting: Some((PostingKind::Capture, o.settlement)),
+            upstream_id: Some("U".into()),
+            error_code: None,
+            error_message: None,
+            finished_at: Some(t),
+            user_confirm: None,
+            report: Some(Report::new(
+                &o,
+                o.version + 1,
+                OrderStatus::Success,
+                None,
+                None,
+                Some(t),
+                "https://m.example/cb",
+            )),
+        };
+        let attempt = Attempt {
+            worker: "A".into(),
+            step: Step::Send,
+            outcome: "GRANTED".into(),
+            detail: None,
+            latency_ms: 1,
+        };
+        assert!(
+            s.record_attempt(o, j.lease, attempt, Some(change), Next::Done, t + 1)
+                .await
+                .unwrap()
+        );
+    }
+    let claim = |worker: &str, at: i64, per_host: i64| ReportClaim {
+        worker: worker.into(),
+        now: at,
+        lease_until: at + 50,
+        limit: 10,
+        busy: HashMap::new(),
+        per_host,
+        rotation: 0,
+    };
+    // One process holds all five, then stops; its leases run out.
+    assert_eq!(
+        s.claim_reports(claim("P1", t + 10, 5)).await.unwrap().len(),
+        5
+    );
+    // Another, whose room for the host is 2, takes 2 of them now and the rest later.
+    let first = s.claim_reports(claim("P2", t + 100, 2)).await.unwrap();
+    assert_eq!(
+        first.len(),
+        2,
+        "expired reports count against the host's room"
+    );
+    let second = s.claim_reports(claim("P3", t + 110, 5)).await.unwrap();
+    assert_eq!(second.len(), 3, "the rest stayed to be taken");
+    assert_balanced(&s).await;
+}
+both!(expired_reports_respect_the_host_room, expired_reports);
+
 /// A migration edited after it ran stops the start.
 async fn edited_migration(b: Backend) {
     let db = TestDb::new(b);

@@ -46,7 +46,7 @@ const DUE_COLUMNS: &str = "SELECT n.notify_id, n.order_id, o.business_id, n.targ
 /// `room(host)` (what its concurrency limit leaves free in this process), in turns starting at
 /// `rotation`, so that one slow host's backlog never holds back another's reports. A report waits
 /// while an earlier version of the same order is still pending, so that merchants see an order's
-/// changes in order. Reports whose lease ran out are taken again first.
+/// changes in order. Reports whose lease ran out are taken again first, within their host's room.
 pub(crate) fn claim(
     db: &mut dyn Db,
     worker: &str,
@@ -67,6 +67,17 @@ pub(crate) fn claim(
         &format!("{DUE_COLUMNS} WHERE n.state = 'SENDING' AND n.lease_until < $1 ORDER BY n.lease_until LIMIT $2{skip}"),
         &[now.into(), limit.into()],
     )?;
+    // Those count against their host's room like the rest (a process taking over the leases of
+    // several stopped ones would otherwise hold a hanging host's whole backlog at once); the
+    // others stay for a later claim.
+    let mut again: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    rows.retain(|r| {
+        let host = r.text("host").unwrap_or_default();
+        let room = room(&host);
+        let n = again.entry(host).or_insert(0);
+        *n += 1;
+        *n <= room
+    });
     let mut hosts = super::distinct(db, "notifications", "host", "PENDING")?;
     if !hosts.is_empty() {
         let k = rotation % hosts.len();
