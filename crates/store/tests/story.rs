@@ -298,6 +298,31 @@ async fn nudges(b: Backend) {
 }
 both!(a_notification_makes_the_job_due_even_in_flight, nudges);
 
+/// The change a granted delivery makes at `t`: SUCCESS, the hold captured, a report to the
+/// merchant's callback.
+fn granted(o: &rewardgate_core::order::Order, t: i64) -> Change {
+    Change {
+        from: OrderStatus::Processing,
+        from_version: o.version,
+        to: OrderStatus::Success,
+        posting: Some((PostingKind::Capture, o.settlement)),
+        upstream_id: Some("U".into()),
+        error_code: None,
+        error_message: None,
+        finished_at: Some(t),
+        user_confirm: None,
+        report: Some(Report::new(
+            o,
+            o.version + 1,
+            OrderStatus::Success,
+            None,
+            None,
+            Some(t),
+            "https://m.example/cb",
+        )),
+    }
+}
+
 /// A claim whose lease ran out is taken again (a send becomes a check); the first claim can no
 /// longer record.
 async fn leases(b: Backend) {
@@ -338,26 +363,7 @@ async fn leases(b: Backend) {
         latency_ms: 1,
     };
     let o = b2[0].order.clone();
-    let change = Change {
-        from: OrderStatus::Processing,
-        from_version: o.version,
-        to: OrderStatus::Success,
-        posting: Some((PostingKind::Capture, o.settlement)),
-        upstream_id: Some("U".into()),
-        error_code: None,
-        error_message: None,
-        finished_at: Some(t),
-        user_confirm: None,
-        report: Some(Report::new(
-            &o,
-            o.version + 1,
-            OrderStatus::Success,
-            None,
-            None,
-            Some(t),
-            "https://m.example/cb",
-        )),
-    };
+    let change = granted(&o, t);
     assert!(
         !s.record_attempt(
             o.clone(),
@@ -459,26 +465,7 @@ async fn expired_reports(b: Backend) {
     assert_eq!(jobs.len(), 5);
     for j in jobs {
         let o = j.order.clone();
-        let change = Change {
-            from: OrderStatus::Processing,
-            from_version: o.version,
-            to: OrderStatus::Success,
-            posting: Some((PostingKind::Capture, o.settlement)),
-            upstream_id: Some("U".into()),
-            error_code: None,
-            error_message: None,
-            finished_at: Some(t),
-            user_confirm: None,
-            report: Some(Report::new(
-                &o,
-                o.version + 1,
-                OrderStatus::Success,
-                None,
-                None,
-                Some(t),
-                "https://m.example/cb",
-            )),
-        };
+        let change = granted(&o, t);
         let attempt = Attempt {
             worker: "A".into(),
             step: Step::Send,
