@@ -30,8 +30,9 @@ impl SqliteDb {
 }
 
 /// Copies the WAL back into the database file on its own thread and connection, for as long as
-/// `alive` has an owner. The writer's commit used to run SQLite's automatic checkpoint itself at every 1000 pages (a write and an fsync of the database file, 7 % of the
-/// writer's time under `rewardgate bench`); the writer's own automatic checkpoint stays as a
+/// `alive` has an owner. The writer's commit used to run SQLite's automatic checkpoint itself at
+/// every 1000 pages (a write and an fsync of the database file, 7 % of the writer's time under
+/// `rewardgate bench`); the writer's own automatic checkpoint stays as a
 /// backstop at 16384 pages (64 MiB of WAL; under steady writes the passive checkpoint is usually
 /// a commit behind, so that backstop is what restarts the WAL, and `journal_size_limit` cuts the
 /// file back to 64 MiB when it does). A passive checkpoint never blocks the writer or a
