@@ -94,9 +94,10 @@ impl RsaPublicKey {
     }
 }
 
-/// An RSA private key for signing (SHA256withRSA, PKCS#1 v1.5).
+/// An RSA private key for signing (SHA256withRSA, PKCS#1 v1.5). Cloning shares the key.
+#[derive(Clone)]
 pub struct RsaPrivateKey {
-    key: KeyPair,
+    key: std::sync::Arc<KeyPair>,
 }
 
 impl std::fmt::Debug for RsaPrivateKey {
@@ -118,7 +119,7 @@ impl RsaPrivateKey {
         if key.public_modulus_len() * 8 < 2048 {
             return Err(KeyError::TooShort);
         }
-        Ok(RsaPrivateKey { key })
+        Ok(RsaPrivateKey { key: key.into() })
     }
 
     /// A new 2048-bit key pair as PEM (PKCS#8 private, SubjectPublicKeyInfo public).

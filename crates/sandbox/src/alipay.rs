@@ -12,6 +12,7 @@
 //! `insufficientPermissions` answers 40006 isv.insufficient-isv-permissions.
 
 use crate::Shared;
+use crate::later::SignLater;
 use crate::state::*;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -47,11 +48,17 @@ fn json_response(body: String) -> Response {
         .into_response()
 }
 
-/// A response node, signed with the account's Alipay key when there is one.
+/// A response node, signed with the account's Alipay key when there is one (on the way out,
+/// after the world's lock is let go: `later`).
 fn node(method: &str, v: Value, key: Option<&RsaPrivateKey>) -> Response {
     let text = v.to_string();
     match key {
-        Some(k) => json_response(ali::response_body(method, &text, k)),
+        Some(k) => SignLater::Alipay {
+            key: k.clone(),
+            method: method.to_string(),
+            node: text,
+        }
+        .attach(json_response(String::new())),
         None => json_response(format!("{{\"{}\":{text}}}", ali::response_key(method))),
     }
 }

@@ -4,6 +4,7 @@
 //! memory: it is a test double, safe under concurrent requests.
 
 mod alipay;
+mod later;
 mod state;
 mod surface;
 pub mod tls;
@@ -96,6 +97,7 @@ pub fn router(s: Shared) -> Router {
         .route("/sandbox/v1/clock/advance", post(surface::advance_clock))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { (StatusCode::NOT_FOUND, "no such path in the sandbox") })
+        .layer(axum::middleware::map_response(later::sign))
         .with_state(s)
 }
 

@@ -6,6 +6,7 @@
 //! Errors are HTTP 4xx/5xx with `{"code","message"}`.
 
 use crate::Shared;
+use crate::later::SignLater;
 use crate::state::*;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -16,35 +17,29 @@ use rewardgate_core::keys::RsaPrivateKey;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// A JSON answer signed as the platform signs (`Wechatpay-*` headers).
+/// A JSON answer signed as the platform signs (`Wechatpay-*` headers; made on the way out, after
+/// the world's lock is let go: `later`).
 pub(crate) fn signed(
     status: StatusCode,
     body: Value,
     key: Option<(&RsaPrivateKey, &str)>,
 ) -> Response {
     let text = body.to_string();
-    let mut r = (
+    let r = (
         status,
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
         text.clone(),
     )
         .into_response();
-    if let Some((k, serial)) = key {
-        let ts = (rewardgate_core::clock::now_ms() / 1000).to_string();
-        let nonce = rewardgate_channels::nonce(32);
-        let sig = k.sign_b64(v3::response_message(&ts, &nonce, &text).as_bytes());
-        let h = r.headers_mut();
-        for (n, v) in [
-            ("Wechatpay-Signature", sig),
-            ("Wechatpay-Timestamp", ts),
-            ("Wechatpay-Nonce", nonce),
-            ("Wechatpay-Serial", serial.to_string()),
-            ("Wechatpay-Signature-Type", v3::SCHEMA.to_string()),
-        ] {
-            h.insert(n, v.parse().expect("header value"));
+    match key {
+        Some((k, serial)) => SignLater::WechatV3 {
+            key: k.clone(),
+            serial: serial.to_string(),
+            body: text,
         }
+        .attach(r),
+        None => r,
     }
-    r
 }
 
 pub(crate) fn error(
