@@ -137,6 +137,21 @@ async fn accept_and_idempotency(b: Backend) {
             .unwrap(),
         AcceptOutcome::NonceReplay
     ));
+    // A nonce whose 15 minutes are over may be used again (its row is renewed, not added).
+    let later = NonceUse {
+        now: now() + rewardgate_core::sign::NONCE_TTL_MS + 1,
+        ..nonce("n1")
+    };
+    assert!(matches!(
+        s.accept(later.clone(), order("b4", 100, false))
+            .await
+            .unwrap(),
+        AcceptOutcome::Created(_)
+    ));
+    assert!(matches!(
+        s.accept(later, order("b5", 100, false)).await.unwrap(),
+        AcceptOutcome::NonceReplay
+    ));
     // Insufficient balance stores nothing.
     assert!(matches!(
         s.accept(nonce("n4"), order("b3", 800, false))
@@ -151,7 +166,7 @@ async fn accept_and_idempotency(b: Backend) {
             .is_none()
     );
     let bal = s.balance("B1".into()).await.unwrap().unwrap();
-    assert_eq!((bal.available, bal.held), (Fen(700), Fen(300)));
+    assert_eq!((bal.available, bal.held), (Fen(600), Fen(400)));
     let d = s
         .order_detail(first.order_code.to_string())
         .await

@@ -24,7 +24,9 @@ impl SqliteDb {
              PRAGMA wal_autocheckpoint=16384; PRAGMA journal_size_limit=67108864;",
         )
         .map_err(sqlite_err)?;
-        c.set_prepared_statement_cache_capacity(64);
+        // Room for intake's multi-row statements (five chunk sizes for each of four tables) beside
+        // every other fixed statement text.
+        c.set_prepared_statement_cache_capacity(128);
         Ok(SqliteDb(c))
     }
 }
