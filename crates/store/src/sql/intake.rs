@@ -296,38 +296,26 @@ pub(crate) fn accept_batch(
     admitted.sort_unstable();
     let live = admitted;
 
-    // Nonces.
-    let fresh: Vec<bool> = if db.dialect() == Dialect::Postgres {
+    // Nonces: the ones a statement took come back (keyed: RETURNING's order is not promised).
+    // The TTL is taken from each row's expiry to compare with that request's own time.
+    let reuse = format!(
+        " ON CONFLICT (business_id, nonce) DO UPDATE SET expires_at = excluded.expires_at \
+         WHERE nonces.expires_at <= excluded.expires_at - {NONCE_TTL_MS} RETURNING business_id, nonce"
+    );
+    let taken = if db.dialect() == Dialect::Postgres {
         let col = |f: fn(&NonceUse) -> Val| live.iter().map(|&i| f(items[i].0)).collect();
-        let used: HashSet<(String, String)> = db
-            .query(
+        db.query(
+            &format!(
                 "INSERT INTO nonces (business_id, nonce, expires_at) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) \
-                 ON CONFLICT (business_id, nonce) DO UPDATE SET expires_at = excluded.expires_at \
-                 WHERE nonces.expires_at <= excluded.expires_at - $4 RETURNING business_id, nonce",
-                &[
-                    column(col(|n| n.business_id.as_str().into())),
-                    column(col(|n| (&n.nonce).into())),
-                    column(col(|n| (n.now + NONCE_TTL_MS).into())),
-                    // Each request's own time: its expiry less the TTL.
-                    NONCE_TTL_MS.into(),
-                ],
-            )?
-            .iter()
-            .map(|r| Ok((r.text("business_id")?, r.text("nonce")?)))
-            .collect::<Result<_, StoreError>>()?;
-        live.iter()
-            .map(|&i| {
-                let n = items[i].0;
-                used.contains(&(n.business_id.to_string(), n.nonce.clone()))
-            })
-            .collect()
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]){reuse}"
+            ),
+            &[
+                column(col(|n| n.business_id.as_str().into())),
+                column(col(|n| (&n.nonce).into())),
+                column(col(|n| (n.now + NONCE_TTL_MS).into())),
+            ],
+        )?
     } else {
-        // Each row's own time is its expiry less the TTL, as on PostgreSQL.
-        let reuse = format!(
-            " ON CONFLICT (business_id, nonce) DO UPDATE SET expires_at = excluded.expires_at \
-             WHERE nonces.expires_at <= excluded.expires_at - {NONCE_TTL_MS} RETURNING business_id, nonce"
-        );
         let rows: Vec<Vec<Val>> = live
             .iter()
             .map(|&i| {
@@ -339,23 +327,25 @@ pub(crate) fn accept_batch(
                 ]
             })
             .collect();
-        let used: HashSet<(String, String)> = insert_rows(
+        insert_rows(
             db,
             "INSERT INTO nonces (business_id, nonce, expires_at) VALUES ",
             &rows,
-            |p| format!("({}, {}, {})", p(1), p(2), p(3)),
+            |p| format!("({})", places(p, &[1, 2, 3])),
             &reuse,
         )?
+    };
+    let used: HashSet<(String, String)> = taken
         .iter()
         .map(|r| Ok((r.text("business_id")?, r.text("nonce")?)))
         .collect::<Result<_, StoreError>>()?;
-        live.iter()
-            .map(|&i| {
-                let n = items[i].0;
-                used.contains(&(n.business_id.to_string(), n.nonce.clone()))
-            })
-            .collect()
-    };
+    let fresh: Vec<bool> = live
+        .iter()
+        .map(|&i| {
+            let n = items[i].0;
+            used.contains(&(n.business_id.to_string(), n.nonce.clone()))
+        })
+        .collect();
     let mut nonce_ok = Vec::with_capacity(live.len());
     for (i, ok) in live.into_iter().zip(fresh) {
         if ok {
@@ -371,12 +361,12 @@ pub(crate) fn accept_batch(
     for &i in &live {
         rows.push(order_row(items[i].1, delivery_json(items[i].1)?));
     }
-    let ids: Vec<Option<i64>> = if db.dialect() == Dialect::Postgres && !rows.is_empty() {
+    // Keyed by business and bizCode: neither database promises RETURNING's order.
+    let returned = if db.dialect() == Dialect::Postgres && !rows.is_empty() {
         let cols = (0..rows[0].len())
             .map(|k| column(rows.iter().map(|r| r[k].clone()).collect()))
             .collect::<Vec<_>>();
-        let got: HashMap<(String, String), i64> = db
-            .query(
+        db.query(
                 "INSERT INTO orders (order_code, business_id, merchant_id, biz_code, product_type, status, fingerprint, \
                    template_id, product_code, activity_id, open_id, mobile, app_id, amount, settlement, callback_url, \
                    description, channel_account_id, version, created_at, updated_at, delivery) \
@@ -388,40 +378,32 @@ pub(crate) fn accept_batch(
                  ON CONFLICT (business_id, biz_code) DO NOTHING RETURNING id, business_id, biz_code",
                 &cols,
             )?
-            .iter()
-            .map(|r| Ok(((r.text("business_id")?, r.text("biz_code")?), r.int("id")?)))
-            .collect::<Result<_, StoreError>>()?;
-        live.iter()
-            .map(|&i| {
-                let o = items[i].1;
-                got.get(&(o.business_id.to_string(), o.biz_code.clone()))
-                    .copied()
-            })
-            .collect()
     } else {
-        let got: HashMap<(String, String), i64> = insert_rows(
+        insert_rows(
             db,
             "INSERT INTO orders (order_code, business_id, merchant_id, biz_code, product_type, status, fingerprint, \
                template_id, product_code, activity_id, open_id, mobile, app_id, amount, settlement, callback_url, \
                description, channel_account_id, version, created_at, updated_at, delivery) VALUES ",
             &rows,
             |p| {
-                let cols: Vec<String> = (1..=18).map(p).collect();
-                format!("({}, 1, {}, {}, {})", cols.join(", "), p(19), p(19), p(20))
+                let cols: Vec<usize> = (1..=18).collect();
+                format!("({}, 1, {})", places(p, &cols), places(p, &[19, 19, 20]))
             },
             " ON CONFLICT (business_id, biz_code) DO NOTHING RETURNING id, business_id, biz_code",
         )?
+    };
+    let got: HashMap<(String, String), i64> = returned
         .iter()
         .map(|r| Ok(((r.text("business_id")?, r.text("biz_code")?), r.int("id")?)))
         .collect::<Result<_, StoreError>>()?;
-        live.iter()
-            .map(|&i| {
-                let o = items[i].1;
-                got.get(&(o.business_id.to_string(), o.biz_code.clone()))
-                    .copied()
-            })
-            .collect()
-    };
+    let ids: Vec<Option<i64>> = live
+        .iter()
+        .map(|&i| {
+            let o = items[i].1;
+            got.get(&(o.business_id.to_string(), o.biz_code.clone()))
+                .copied()
+        })
+        .collect();
     let mut inserted: Vec<(usize, i64)> = Vec::with_capacity(live.len());
     for (i, id) in live.into_iter().zip(ids) {
         match id {
@@ -549,14 +531,10 @@ pub(crate) fn accept_batch(
             "INSERT INTO postings (kind, from_account, to_account, amount, order_id, created_at) VALUES ",
             &postings,
             |p| {
-                let kind = PostingKind::Hold.as_str();
                 format!(
-                    "('{kind}', {}, {}, {}, {}, {})",
-                    p(1),
-                    p(2),
-                    p(3),
-                    p(4),
-                    p(5)
+                    "('{}', {})",
+                    PostingKind::Hold.as_str(),
+                    places(p, &[1, 2, 3, 4, 5])
                 )
             },
             " RETURNING 1 AS x",
@@ -581,13 +559,9 @@ pub(crate) fn accept_batch(
             |p| {
                 let ready = JobState::Ready.as_str();
                 format!(
-                    "({}, {}, {}, '{ready}', 'SEND', 0, {}, {}, {})",
-                    p(1),
-                    p(2),
-                    p(3),
-                    p(4),
-                    p(4),
-                    p(4)
+                    "({}, '{ready}', 'SEND', 0, {})",
+                    places(p, &[1, 2, 3]),
+                    places(p, &[4, 4, 4])
                 )
             },
             " RETURNING 1 AS x",
@@ -626,6 +600,11 @@ fn column(vals: Vec<Val>) -> Val {
                 .collect(),
         )
     }
+}
+
+/// The placeholders `p` names for `ks`, comma-separated.
+fn places(p: &dyn Fn(usize) -> String, ks: &[usize]) -> String {
+    ks.iter().map(|&k| p(k)).collect::<Vec<_>>().join(", ")
 }
 
 /// SQLite: inserts `rows` a few to a statement (`head` + one `row` placeholder group per row +
