@@ -97,6 +97,8 @@ pub fn router(s: Shared) -> Router {
         .route("/sandbox/v1/clock/advance", post(surface::advance_clock))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { (StatusCode::NOT_FOUND, "no such path in the sandbox") })
+        // Last, over every route: an answer marked to be signed (WeChat v3's headers, Alipay's
+        // body, which is empty until then) is signed here, after the handler let go of the lock.
         .layer(axum::middleware::map_response(later::sign))
         .with_state(s)
 }

@@ -102,7 +102,7 @@ impl OrdersQuery {
 fn filters(l: Lang, q: &OrdersQuery) -> Markup {
     html! {
         form.filters #order-filters method="get" action="/console/orders" {
-            label { (l.t("orderCode or bizCode", "订单号或业务单号")) input #q name="q" value=(q.q) size="26"; }
+            label { (l.t("orderCode or bizCode", "订单号或业务单号")) input #q name="q" value=(q.q) size="32"; }
             label { (l.t("Merchant", "商户")) input name="merchant" value=(q.merchant) size="10"; }
             label { (l.t("Business", "业务")) input name="business" value=(q.business) size="10"; }
             label { (l.t("Status", "状态"))
