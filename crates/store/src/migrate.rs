@@ -62,6 +62,13 @@ const MIGRATIONS: &[(i64, Source)] = &[
         10,
         Source::Shared(include_str!("../migrations/0010_job_nudge.sql")),
     ),
+    (
+        11,
+        Source::PerDialect {
+            sqlite: include_str!("../migrations/sqlite/0011_state_checks.sql"),
+            postgres: include_str!("../migrations/postgres/0011_state_checks.sql"),
+        },
+    ),
 ];
 
 fn text(s: &Source, d: Dialect) -> String {

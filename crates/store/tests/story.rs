@@ -601,6 +601,82 @@ async fn edited_migration(b: Backend) {
 }
 both!(an_edited_migration_is_refused, edited_migration);
 
+/// The closed sets (order status and type, job state and step, notification state, posting
+/// kind) are the database's rule too: an unknown value is refused on insert and on update, and
+/// the refusal names the column (SQLite: triggers, rewritten in migration 11; PostgreSQL: CHECK).
+async fn closed_sets(b: Backend) {
+    let db = TestDb::new(b);
+    let bad = [
+        "INSERT INTO postings (kind, from_account, to_account, amount, order_id, created_at) \
+         VALUES ('BOGUS', 'x', 'y', 1, NULL, 1)",
+        "UPDATE postings SET kind = 'BOGUS'",
+        "UPDATE orders SET status = 'PAID'",
+        "UPDATE orders SET product_type = 'CASH'",
+        "UPDATE jobs SET state = 'LOST'",
+        "UPDATE jobs SET step = 'GUESS'",
+        "UPDATE notifications SET state = 'GONE'",
+    ];
+    let names = [
+        "kind",
+        "kind",
+        "status",
+        "product_type",
+        "state",
+        "step",
+        "state",
+    ];
+    // Rows for the updates to meet: an order taken in (its hold's posting and its job), and a
+    // status report about it.
+    let s = store_with_business(&db, 0).await;
+    s.topup("B1".into(), Fen(1000), "t1".into(), now())
+        .await
+        .unwrap();
+    s.accept(nonce("n1"), order("b1", 300, true)).await.unwrap();
+    drop(s);
+    let seed = [
+        "INSERT INTO accounts (id, business_id, kind, balance, credit_line) VALUES ('x', 'B', 'AVAILABLE', 0, 0)",
+        "INSERT INTO accounts (id, business_id, kind, balance, credit_line) VALUES ('y', 'B', 'HELD', 0, 0)",
+        "INSERT INTO notifications (notify_id, order_id, version, target, body, state, attempts, next_at, created_at, host) \
+         SELECT 'N1', id, 1, 'https://m.example/n', '{}', 'PENDING', 0, 1, 1, 'm.example' FROM orders",
+    ];
+    let run = move |sqls: Vec<String>| -> Vec<Result<(), String>> {
+        match b {
+            Backend::Sqlite => {
+                let c =
+                    rusqlite::Connection::open(format!("{}/rg.db", db.dir().unwrap().display()))
+                        .unwrap();
+                sqls.iter()
+                    .map(|q| c.execute(q, []).map(|_| ()).map_err(|e| e.to_string()))
+                    .collect()
+            }
+            Backend::Postgres => {
+                let url = db.url.clone();
+                std::thread::spawn(move || {
+                    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                    sqls.iter()
+                        .map(|q| c.batch_execute(q).map_err(|e| format!("{e:?}")))
+                        .collect()
+                })
+                .join()
+                .unwrap()
+            }
+        }
+    };
+    let mut all: Vec<String> = seed.iter().map(|s| s.to_string()).collect();
+    all.extend(bad.iter().map(|s| s.to_string()));
+    let got = run(all);
+    for (i, r) in got[..seed.len()].iter().enumerate() {
+        assert!(r.is_ok(), "seed {i}: {r:?}");
+    }
+    for ((sql, name), r) in bad.iter().zip(names).zip(&got[seed.len()..]) {
+        match r {
+            Err(e) => assert!(e.contains(name), "{sql}: the refusal names {name}: {e}"),
+            Ok(()) => panic!("{sql} was accepted"),
+        }
+    }
+}
+both!(unknown_states_are_refused_by_the_database, closed_sets);
+
 /// TLS to PostgreSQL: `sslmode=require` encrypts; `verify-full` checks the server's certificate
 /// against `sslrootcert` and its name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
