@@ -653,11 +653,18 @@ fn sqlite_insert_orders(
             " ON CONFLICT (business_id, biz_code) DO NOTHING".into(),
         )
     });
-    insert_rows(db, sql, rows, Returning::Count)?;
-    db.query(
+    let changed = insert_rows(db, sql, rows, Returning::Count)?.1;
+    let inserted = db.query(
         "SELECT id, business_id, biz_code FROM orders WHERE id > $1 AND id <= $2",
         &[last.into(), (last + n).into()],
-    )
+    )?;
+    if inserted.len() as u64 != changed {
+        return Err(StoreError::Db(format!(
+            "{changed} order rows inserted but {} read back by their ids",
+            inserted.len()
+        )));
+    }
+    Ok(inserted)
 }
 
 /// The chunk sizes SQLite's multi-row statements take rows in.
