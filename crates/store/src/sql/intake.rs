@@ -10,6 +10,16 @@ use rewardgate_core::order::{AccountKind, NewOrder, OrderStatus, PostingKind};
 use rewardgate_core::rate::business_bucket;
 use rewardgate_core::sign::NONCE_TTL_MS;
 
+/// The orders' columns each intake path writes, in the order `order_row` gives their values
+/// (`version` a literal 1, `created_at` twice): one list for the four statements below.
+macro_rules! order_columns {
+    () => {
+        "order_code, business_id, merchant_id, biz_code, product_type, status, fingerprint, \
+         template_id, product_code, activity_id, open_id, mobile, app_id, amount, settlement, callback_url, \
+         description, channel_account_id, version, created_at, updated_at, delivery"
+    };
+}
+
 /// Uses a nonce: true if it was free (never seen, or its 15 minutes are over).
 fn use_nonce(db: &mut dyn Db, n: &NonceUse) -> Result<bool, StoreError> {
     let changed = db.exec(
@@ -113,14 +123,13 @@ fn accept_fused(
         ledger::account_id(&o.business_id, AccountKind::Held),
     );
     let row = db.query_one(
+        concat!(
         "WITH n AS ( \
            INSERT INTO nonces (business_id, nonce, expires_at) VALUES ($1, $2, $3::bigint) \
            ON CONFLICT (business_id, nonce) DO UPDATE SET expires_at = excluded.expires_at \
            WHERE nonces.expires_at <= $4::bigint RETURNING 1), \
          o AS ( \
-           INSERT INTO orders (order_code, business_id, merchant_id, biz_code, product_type, status, fingerprint, \
-             template_id, product_code, activity_id, open_id, mobile, app_id, amount, settlement, callback_url, \
-             description, channel_account_id, version, created_at, updated_at, delivery) \
+           INSERT INTO orders (", order_columns!(), ") \
            SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18::bigint, $19::bigint, $20, \
              $21, $22, 1, $23::bigint, $23::bigint, $24 \
            WHERE EXISTS (SELECT 1 FROM n) \
@@ -134,7 +143,7 @@ fn accept_fused(
            INSERT INTO postings (kind, from_account, to_account, amount, order_id, created_at) \
            SELECT $27, $25, $26, $19::bigint, o.id, $23::bigint FROM o WHERE EXISTS (SELECT 1 FROM a) RETURNING 1) \
          SELECT (SELECT count(*) FROM n) AS nonce_ok, (SELECT id FROM o) AS id, \
-           (SELECT count(*) FROM a) AS taken, (SELECT count(*) FROM h) AS held, (SELECT count(*) FROM p) AS posted",
+           (SELECT count(*) FROM a) AS taken, (SELECT count(*) FROM h) AS held, (SELECT count(*) FROM p) AS posted"),
         &[
             vec![
                 nonce.business_id.as_str().into(),
@@ -218,11 +227,13 @@ fn missing_account(o: &NewOrder) -> StoreError {
 }
 
 /// One order row (SQLite's intake; `order_row`'s values).
-const INSERT_ORDER: &str = "INSERT INTO orders (order_code, business_id, merchant_id, biz_code, product_type, status, fingerprint, \
-       template_id, product_code, activity_id, open_id, mobile, app_id, amount, settlement, callback_url, \
-       description, channel_account_id, version, created_at, updated_at, delivery) \
+const INSERT_ORDER: &str = concat!(
+    "INSERT INTO orders (",
+    order_columns!(),
+    ") \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1, $19, $19, $20) \
-     ON CONFLICT (business_id, biz_code) DO NOTHING RETURNING id";
+     ON CONFLICT (business_id, biz_code) DO NOTHING RETURNING id"
+);
 
 /// The order's delivery job, ready now, under the upstream key derived from the order.
 fn insert_job(db: &mut dyn Db, id: i64, o: &NewOrder) -> Result<AcceptOutcome, StoreError> {
@@ -372,15 +383,13 @@ pub(crate) fn accept_batch(
             .map(|k| column(rows.iter().map(|r| r[k].clone()).collect()))
             .collect::<Vec<_>>();
         db.query(
-                "INSERT INTO orders (order_code, business_id, merchant_id, biz_code, product_type, status, fingerprint, \
-                   template_id, product_code, activity_id, open_id, mobile, app_id, amount, settlement, callback_url, \
-                   description, channel_account_id, version, created_at, updated_at, delivery) \
+                concat!("INSERT INTO orders (", order_columns!(), ") \
                  SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, 1, c19, c19, c20 \
                  FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
                    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], \
                    $15::bigint[], $16::text[], $17::text[], $18::text[], $19::bigint[], $20::text[]) \
                    AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20) \
-                 ON CONFLICT (business_id, biz_code) DO NOTHING RETURNING id, business_id, biz_code",
+                 ON CONFLICT (business_id, biz_code) DO NOTHING RETURNING id, business_id, biz_code"),
                 &cols,
             )?
     } else {
@@ -641,10 +650,7 @@ fn sqlite_insert_orders(
     static SQL: Chunked = Chunked::new();
     let sql = SQL.texts(|| {
         (
-            "INSERT INTO orders (id, order_code, business_id, merchant_id, biz_code, product_type, status, \
-               fingerprint, template_id, product_code, activity_id, open_id, mobile, app_id, amount, settlement, \
-               callback_url, description, channel_account_id, version, created_at, updated_at, delivery) VALUES "
-                .into(),
+            concat!("INSERT INTO orders (id, ", order_columns!(), ") VALUES ").into(),
             21,
             |p| {
                 let cols: Vec<usize> = (1..=19).collect();
