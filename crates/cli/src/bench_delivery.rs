@@ -2,7 +2,9 @@
 //! packets through one channel account at its 1800-a-minute limit (target: at least 97 % of it
 //! and no SECOND_OVER_LIMITED); then a backlog of WeChat coupons, which have no per-minute limit,
 //! drained by a dispatcher (grants/s); then their status reports, signed SHA256-RSA, drained by
-//! the callback sender to a local receiver (callbacks/s). Runs on a throw-away SQLite database.
+//! the callback sender to a local receiver (callbacks/s); then, apart, the reports of a business
+//! that has only an MD5 key, which SPEC §5 signs with MD5: the sender's own cost without RSA's.
+//! Runs on a throw-away SQLite database.
 
 use anyhow::{Context, bail};
 use rewardgate_core::sign::Signer;
@@ -20,6 +22,9 @@ pub struct Args {
     /// Coupons for the unlimited run (and their status reports).
     #[arg(long, default_value_t = 10_000)]
     coupons: usize,
+    /// Coupons of a business with only an MD5 key, whose status reports are MD5-signed.
+    #[arg(long, default_value_t = 10_000)]
+    md5_reports: usize,
 }
 
 impl Default for Args {
@@ -27,6 +32,7 @@ impl Default for Args {
         Args {
             red_packets: 1200,
             coupons: 10_000,
+            md5_reports: 10_000,
         }
     }
 }
@@ -38,6 +44,8 @@ const MD5_KEY: &str = "bench-delivery-md5-key-0001";
 pub struct Figures {
     pub grants_per_s: f64,
     pub callbacks_per_s: f64,
+    /// Status reports of a business with only an MD5 key (no RSA signature).
+    pub md5_callbacks_per_s: f64,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
@@ -52,13 +60,14 @@ pub async fn measure(a: Args) -> anyhow::Result<Figures> {
         tokio::net::TcpListener::bind("127.0.0.1:0").await?,
     );
     let sandbox = format!("http://{}", sl.local_addr()?);
+    let world = Arc::new(rewardgate_sandbox::Sandbox::new());
     tokio::spawn(rewardgate_sandbox::run(
-        Arc::new(rewardgate_sandbox::Sandbox::new()),
+        world.clone(),
         sl,
         Some(tl),
         stop.clone(),
     ));
-    let (receiver, received) = callback_receiver(stop.clone()).await?;
+    let (receiver, received, received_md5) = callback_receiver(stop.clone()).await?;
     let dir = tempfile_dir()?;
     let database_url = format!("sqlite://{}/bench.db", dir.display());
     // The open API alone; each phase below starts its own worker (dispatcher or callback sender)
@@ -78,8 +87,8 @@ pub async fn measure(a: Args) -> anyhow::Result<Figures> {
     let worker = stop.child_token();
     start_serve(&http, &database_url, true, false, &worker).await?;
     let started = Instant::now();
-    place_all(&http, &base, "rp", a.red_packets, &receiver).await?;
-    wait_effects(&http, &sandbox, a.red_packets, Duration::from_secs(600)).await?;
+    place_all(&http, &base, "B1", "rp", a.red_packets, &receiver).await?;
+    wait_effects(&world, a.red_packets, Duration::from_secs(600)).await?;
     worker.cancel();
     let effects: Vec<Value> = http
         .get(format!("{sandbox}/sandbox/v1/effects"))
@@ -118,7 +127,7 @@ pub async fn measure(a: Args) -> anyhow::Result<Figures> {
 
     // 2. Coupons, no per-minute limit: a backlog placed first, then drained by a dispatcher.
     let started = Instant::now();
-    place_all(&http, &base, "wx", a.coupons, &receiver).await?;
+    place_all(&http, &base, "B1", "wx", a.coupons, &receiver).await?;
     println!(
         "coupons: {} placed in {:.2}s",
         a.coupons,
@@ -127,13 +136,7 @@ pub async fn measure(a: Args) -> anyhow::Result<Figures> {
     let worker = stop.child_token();
     let started = Instant::now();
     start_serve(&http, &database_url, true, false, &worker).await?;
-    wait_effects(
-        &http,
-        &sandbox,
-        a.red_packets + a.coupons,
-        Duration::from_secs(600),
-    )
-    .await?;
+    wait_effects(&world, a.red_packets + a.coupons, Duration::from_secs(600)).await?;
     let drained = started.elapsed().as_secs_f64();
     // The last outcomes are written just after the sandbox counts their grants.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -148,34 +151,78 @@ pub async fn measure(a: Args) -> anyhow::Result<Figures> {
 
     // 3. Their status reports (one each: the coupons name the receiver, the red packets no one;
     // SHA256-RSA signed, as the business has an RSA key), drained by a callback sender.
-    let already = received.load(Ordering::Relaxed);
-    let worker = stop.child_token();
-    let started = Instant::now();
-    start_serve(&http, &database_url, false, true, &worker).await?;
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while received.load(Ordering::Relaxed) < already + a.coupons {
-        if Instant::now() > deadline {
-            bail!(
-                "only {} of {} status reports arrived",
-                received.load(Ordering::Relaxed) - already,
-                a.coupons
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let sent = send_reports(&http, &database_url, &received, a.coupons, &stop).await?;
+    if received_md5.load(Ordering::Relaxed) > 0 {
+        bail!("a report of the business with an RSA key came signed MD5");
     }
-    let sent = started.elapsed().as_secs_f64();
-    worker.cancel();
     println!(
         "status reports: {} signed (SHA256-RSA) and answered in {sent:.2}s = {:.0} callbacks/s",
         a.coupons,
         a.coupons as f64 / sent
+    );
+
+    // 4. A business with only an MD5 key: its coupons granted (not timed), then their reports,
+    // MD5-signed (SPEC §5), drained by a callback sender — what sending costs without RSA.
+    place_all(&http, &base, "B2", "md", a.md5_reports, &receiver).await?;
+    let worker = stop.child_token();
+    start_serve(&http, &database_url, true, false, &worker).await?;
+    wait_effects(
+        &world,
+        a.red_packets + a.coupons + a.md5_reports,
+        Duration::from_secs(600),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    worker.cancel();
+    let md5_before = received_md5.load(Ordering::Relaxed);
+    let md5_sent = send_reports(&http, &database_url, &received, a.md5_reports, &stop).await?;
+    let md5_signed = received_md5.load(Ordering::Relaxed) - md5_before;
+    if md5_signed != a.md5_reports {
+        bail!(
+            "{md5_signed} of the MD5-only business's {} reports came with signType MD5",
+            a.md5_reports
+        );
+    }
+    println!(
+        "status reports of an MD5-only business: {} signed (MD5) and answered in {md5_sent:.2}s = {:.0} callbacks/s",
+        a.md5_reports,
+        a.md5_reports as f64 / md5_sent
     );
     stop.cancel();
     let _ = std::fs::remove_dir_all(&dir);
     Ok(Figures {
         grants_per_s: a.coupons as f64 / drained,
         callbacks_per_s: a.coupons as f64 / sent,
+        md5_callbacks_per_s: a.md5_reports as f64 / md5_sent,
     })
+}
+
+/// Starts a callback sender on the database and waits until `n` more reports have reached the
+/// receiver; the seconds that took.
+async fn send_reports(
+    http: &reqwest::Client,
+    database_url: &str,
+    received: &AtomicUsize,
+    n: usize,
+    stop: &CancellationToken,
+) -> anyhow::Result<f64> {
+    let already = received.load(Ordering::Relaxed);
+    let worker = stop.child_token();
+    let started = Instant::now();
+    start_serve(http, database_url, false, true, &worker).await?;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while received.load(Ordering::Relaxed) < already + n {
+        if Instant::now() > deadline {
+            bail!(
+                "only {} of {n} status reports arrived",
+                received.load(Ordering::Relaxed) - already
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = started.elapsed().as_secs_f64();
+    worker.cancel();
+    Ok(sent)
 }
 
 /// The sandbox's refusal counts.
@@ -226,15 +273,21 @@ async fn start_serve(
     bail!("serve did not start")
 }
 
-/// A merchant's callback endpoint: counts status reports and answers SUCCESS.
-async fn callback_receiver(stop: CancellationToken) -> anyhow::Result<(String, Arc<AtomicUsize>)> {
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
+/// A merchant's callback endpoint: counts status reports (and those signed MD5) and answers
+/// SUCCESS.
+async fn callback_receiver(
+    stop: CancellationToken,
+) -> anyhow::Result<(String, Arc<AtomicUsize>, Arc<AtomicUsize>)> {
+    let (count, md5) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (c, m) = (count.clone(), md5.clone());
     let app = axum::Router::new().route(
         "/cb",
-        axum::routing::post(move || {
-            let c = c.clone();
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let (c, m) = (c.clone(), m.clone());
             async move {
+                if headers.get("signType").is_some_and(|v| v == "MD5") {
+                    m.fetch_add(1, Ordering::Relaxed);
+                }
                 c.fetch_add(1, Ordering::Relaxed);
                 "SUCCESS"
             }
@@ -247,7 +300,7 @@ async fn callback_receiver(stop: CancellationToken) -> anyhow::Result<(String, A
             .with_graceful_shutdown(stop.cancelled_owned())
             .await;
     });
-    Ok((url, count))
+    Ok((url, count, md5))
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
@@ -329,12 +382,32 @@ async fn setup(http: &reqwest::Client, base: &str, sandbox: &str) -> anyhow::Res
         json!({"amount": 100_000_000, "reference": "bench"}),
     )
     .await?;
+    // Only an MD5 key: its status reports are MD5-signed (SPEC §5).
+    crate::signed::admin(
+        http,
+        base,
+        TOKEN,
+        Method::PUT,
+        "/businesses/B2",
+        json!({"merchantId": "M1", "name": "b2", "md5Key": MD5_KEY}),
+    )
+    .await?;
+    crate::signed::admin(
+        http,
+        base,
+        TOKEN,
+        Method::POST,
+        "/businesses/B2/topups",
+        json!({"amount": 100_000_000, "reference": "bench"}),
+    )
+    .await?;
     Ok(())
 }
 
 async fn place_all(
     http: &reqwest::Client,
     base: &str,
+    business: &'static str,
     kind: &'static str,
     n: usize,
     receiver: &str,
@@ -346,13 +419,13 @@ async fn place_all(
         set.spawn(async move {
             for i in c * chunk..((c + 1) * chunk).min(n) {
                 let (path, body) = if kind == "rp" {
-                    ("/v1/openapi/order/redPacket", json!({"merchantId": "M1", "businessId": "B1", "templateId": "T1", "openId": format!("oU{i}"), "spec": 1, "bizCode": format!("rp{i}")}))
+                    ("/v1/openapi/order/redPacket", json!({"merchantId": "M1", "businessId": business, "templateId": "T1", "openId": format!("oU{i}"), "spec": 1, "bizCode": format!("rp{i}")}))
                 } else {
-                    ("/v1/openapi/order/wechat/coupons", json!({"merchantId": "M1", "businessId": "B1", "productCode": "PWX", "activityId": "AWX", "openId": format!("oU{i}"), "bizCode": format!("wx{i}"), "callbackUrl": receiver}))
+                    ("/v1/openapi/order/wechat/coupons", json!({"merchantId": "M1", "businessId": business, "productCode": "PWX", "activityId": "AWX", "openId": format!("oU{i}"), "bizCode": format!("{kind}{i}"), "callbackUrl": receiver}))
                 };
                 let text = body.to_string();
                 let url = format!("{base}{path}");
-                let v = crate::signed::post(&http, &url, "B1", format!("{kind}{i}"), &text, Signer::Md5(MD5_KEY)).await?;
+                let v = crate::signed::post(&http, &url, business, format!("{kind}{i}"), &text, Signer::Md5(MD5_KEY)).await?;
                 anyhow::ensure!(v["status"] == 200, "order refused: {v}");
             }
             anyhow::Ok(())
@@ -364,26 +437,23 @@ async fn place_all(
     Ok(())
 }
 
+/// Waits until the sandbox has granted `n` in all. Counted in process: fetching the whole
+/// effects list every poll would hold the sandbox's lock and serialise thousands of grants
+/// while the figure is being measured.
 async fn wait_effects(
-    http: &reqwest::Client,
-    sandbox: &str,
+    world: &rewardgate_sandbox::Sandbox,
     n: usize,
     within: Duration,
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + within;
     loop {
-        let e: Vec<Value> = http
-            .get(format!("{sandbox}/sandbox/v1/effects"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        if e.len() >= n {
+        let granted = world.effect_count();
+        if granted >= n {
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("only {} of {n} delivered", e.len());
+            bail!("only {granted} of {n} delivered");
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

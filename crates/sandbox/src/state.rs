@@ -20,6 +20,10 @@ impl Sandbox {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut s)
     }
+    /// How many grants really happened (the length of `effects`), without copying them.
+    pub fn effect_count(&self) -> usize {
+        self.with(|w| w.effects.len())
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Default)]

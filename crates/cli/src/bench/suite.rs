@@ -48,9 +48,10 @@ pub(super) async fn run(a: BenchArgs) -> anyhow::Result<()> {
     println!("\n== delivery and callbacks");
     let f = crate::bench_delivery::measure(Default::default()).await?;
     println!(
-        "  ratios to the SQLite run's plain GET (with --wrk the mean of its two; {get:.0}/s): grants {:.3}, callbacks {:.3}",
+        "  ratios to the SQLite run's plain GET (with --wrk the mean of its two; {get:.0}/s): grants {:.3}, callbacks {:.3} (MD5-signed {:.3})",
         f.grants_per_s / get,
-        f.callbacks_per_s / get
+        f.callbacks_per_s / get,
+        f.md5_callbacks_per_s / get
     );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
