@@ -364,43 +364,32 @@ async fn setup(http: &reqwest::Client, base: &str, sandbox: &str) -> anyhow::Res
         json!({"name": "m"}),
     )
     .await?;
-    crate::signed::admin(
-        http,
-        base,
-        TOKEN,
-        Method::PUT,
-        "/businesses/B1",
-        json!({"merchantId": "M1", "name": "b", "md5Key": MD5_KEY, "rsaPublicKeyPem": mpub}),
-    )
-    .await?;
-    crate::signed::admin(
-        http,
-        base,
-        TOKEN,
-        Method::POST,
-        "/businesses/B1/topups",
-        json!({"amount": 100_000_000, "reference": "bench"}),
-    )
-    .await?;
-    // Only an MD5 key: its status reports are MD5-signed (SPEC §5).
-    crate::signed::admin(
-        http,
-        base,
-        TOKEN,
-        Method::PUT,
-        "/businesses/B2",
-        json!({"merchantId": "M1", "name": "b2", "md5Key": MD5_KEY}),
-    )
-    .await?;
-    crate::signed::admin(
-        http,
-        base,
-        TOKEN,
-        Method::POST,
-        "/businesses/B2/topups",
-        json!({"amount": 100_000_000, "reference": "bench"}),
-    )
-    .await?;
+    // B1 has an RSA key as well, so its status reports are SHA256-RSA signed; B2 has only an
+    // MD5 key, so its reports are MD5-signed (SPEC §5).
+    let businesses = [
+        (
+            "B1",
+            json!({"merchantId": "M1", "name": "b", "md5Key": MD5_KEY, "rsaPublicKeyPem": mpub}),
+        ),
+        (
+            "B2",
+            json!({"merchantId": "M1", "name": "b2", "md5Key": MD5_KEY}),
+        ),
+    ];
+    for (id, body) in businesses {
+        let path = format!("/businesses/{id}");
+        crate::signed::admin(http, base, TOKEN, Method::PUT, &path, body).await?;
+        let topup = json!({"amount": 100_000_000, "reference": "bench"});
+        crate::signed::admin(
+            http,
+            base,
+            TOKEN,
+            Method::POST,
+            &format!("{path}/topups"),
+            topup,
+        )
+        .await?;
+    }
     Ok(())
 }
 
